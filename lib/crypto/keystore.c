@@ -1,0 +1,1 @@
+/* placeholder */ typedef int mesh_placeholder_t;

@@ -1,0 +1,42 @@
+# Unit tests: one GTest program per module, TAP output.
+TEST_CPPFLAGS = $(AM_CPPFLAGS) -DTEST_SRCDIR=\"$(abs_top_srcdir)/tests\"
+TEST_LIBS = lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
+
+unit_tests = \
+	tests/test-crypto \
+	tests/test-identity \
+	tests/test-keystore \
+	tests/test-noise \
+	tests/test-session \
+	tests/test-wire \
+	tests/test-frame
+
+check_PROGRAMS += $(unit_tests)
+TESTS += $(unit_tests)
+
+tests_test_crypto_SOURCES = tests/test-crypto.c tests/testutil.h
+tests_test_crypto_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_crypto_LDADD = $(TEST_LIBS)
+tests_test_identity_SOURCES = tests/test-identity.c tests/testutil.h
+tests_test_identity_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_identity_LDADD = lib/libmeshara.la $(TEST_LIBS)
+tests_test_keystore_SOURCES = tests/test-keystore.c tests/testutil.h
+tests_test_keystore_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_keystore_LDADD = $(TEST_LIBS)
+tests_test_noise_SOURCES = tests/test-noise.c tests/testutil.h
+tests_test_noise_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_noise_LDADD = $(TEST_LIBS)
+tests_test_session_SOURCES = tests/test-session.c tests/testutil.h
+tests_test_session_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_session_LDADD = $(TEST_LIBS)
+tests_test_wire_SOURCES = tests/test-wire.c tests/testutil.h
+tests_test_wire_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_wire_LDADD = $(TEST_LIBS)
+tests_test_frame_SOURCES = tests/test-frame.c tests/testutil.h
+tests_test_frame_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_frame_LDADD = $(TEST_LIBS)
+
+# Script tests: the exported symbol list and the command-line tool.
+dist_check_SCRIPTS += tests/check-symbols.sh tests/test-tool.sh
+TESTS += tests/check-symbols.sh tests/test-tool.sh
+EXTRA_DIST += lib/libmeshara.sym
