@@ -37,6 +37,6 @@ tests_test_frame_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_frame_LDADD = $(TEST_LIBS)
 
 # Script tests: the exported symbol list and the command-line tool.
-dist_check_SCRIPTS += tests/check-symbols.sh tests/test-tool.sh
+dist_check_SCRIPTS += tests/check-symbols.sh tests/test-tool.sh tests/run-test.sh
 TESTS += tests/check-symbols.sh tests/test-tool.sh
 EXTRA_DIST += lib/libmeshara.sym
