@@ -7,5 +7,3 @@ meshara_version_string (void)
 {
   return PACKAGE_VERSION;
 }
-
-G_DEFINE_QUARK (meshara-error-quark, meshara_error)

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <glib.h>
+#include <meshara/meshara.h>
 
 #include "crypto/sign.h"
 #include "crypto/hash.h"
@@ -80,5 +81,8 @@ char *mesh_node_id_to_hex (const uint8_t id[MESH_NODE_ID_LEN]);
 /* Short human-comparable form: the first 16 bytes of the node ID as eight
  * groups of four hex digits, "1a2b-3c4d-...", newly allocated. */
 char *mesh_fingerprint (const uint8_t id[MESH_NODE_ID_LEN]);
+
+/* The keys inside a public MesharaIdentity, for the layers above. */
+const MeshIdentity *mesh_identity_from_public (MesharaIdentity *identity);
 
 #endif

@@ -7,6 +7,11 @@
 #include <glib.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/crypto.h>
+#include <meshara/meshara.h>
+
+/* The error domain lives in the lowest layer so that every layer library,
+ * also when linked on its own into tests and fuzzers, reports errors in it. */
+G_DEFINE_QUARK (meshara-error-quark, meshara_error)
 
 void
 mesh_random_system (void *user_data, uint8_t *buf, size_t n)

@@ -23,9 +23,18 @@ typedef struct _MesharaIdentity MesharaIdentity;
 #define MESHARA_TYPE_IDENTITY (meshara_identity_get_type ())
 MESHARA_API GType meshara_identity_get_type (void) G_GNUC_CONST;
 
-/** MESHARA_NODE_ID_LEN: length in bytes of a node ID (SHA-256). */
+/**
+ * MESHARA_NODE_ID_LEN:
+ *
+ * Length in bytes of a node ID: the SHA-256 of the Ed25519 public key.
+ */
 #define MESHARA_NODE_ID_LEN 32
-/** MESHARA_SEED_LEN: length in bytes of an identity seed. */
+
+/**
+ * MESHARA_SEED_LEN:
+ *
+ * Length in bytes of the seed meshara_identity_new_from_seed() takes.
+ */
 #define MESHARA_SEED_LEN 32
 
 MESHARA_API MesharaIdentity *meshara_identity_new (void);
