@@ -1,5 +1,17 @@
 # Micro benchmarks of the foundation layers (issue-level figures; the full
 # suite with history and regression checks builds on this).
 noinst_PROGRAMS += bench/bench-core
-bench_bench_core_SOURCES = bench/bench-core.c
-bench_bench_core_LDADD = lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
+bench_bench_core_SOURCES = bench/bench-core.c bench/stats.c bench/stats.h
+bench_bench_core_LDADD = lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
+
+# make bench: run the benchmarks, print tables, write bench/results/latest.json.
+bench: $(noinst_PROGRAMS)
+	$(AM_V_at)$(MKDIR_P) bench/results
+	$(AM_V_at)rm -f bench/results/latest.json
+	bench/bench-core --json bench/results/latest.json
+	bench/bench-routes --json bench/results/latest.json
+.PHONY: bench
+
+noinst_PROGRAMS += bench/bench-routes
+bench_bench_routes_SOURCES = bench/bench-routes.c bench/stats.c bench/stats.h
+bench_bench_routes_LDADD = lib/engine/libmesh-engine.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm

@@ -1,11 +1,13 @@
 # libmeshara.la: the installed library, made of the layer convenience
 # libraries.  Tests, fuzzers and benches link the layers directly.
+include lib/engine/local.mk
 include lib/crypto/local.mk
 include lib/wire/local.mk
 
 lib_LTLIBRARIES += lib/libmeshara.la
 lib_libmeshara_la_SOURCES = lib/version.c
 lib_libmeshara_la_LIBADD = \
+	lib/engine/libmesh-engine.la \
 	lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la \
 	$(MESH_DEP_LIBS)

@@ -9,7 +9,8 @@ unit_tests = \
 	tests/test-noise \
 	tests/test-session \
 	tests/test-wire \
-	tests/test-frame
+	tests/test-frame \
+	tests/test-routes
 
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
@@ -40,3 +41,18 @@ tests_test_frame_LDADD = $(TEST_LIBS)
 dist_check_SCRIPTS += tests/check-symbols.sh tests/test-tool.sh tests/run-test.sh
 TESTS += tests/check-symbols.sh tests/test-tool.sh
 EXTRA_DIST += lib/libmeshara.sym
+
+# make check-valgrind: the unit tests and corpus replays under memcheck.
+VALGRIND_FLAGS = --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite \
+	--show-leak-kinds=definite --track-origins=yes --num-callers=30 \
+	--suppressions=$(abs_top_srcdir)/tests/valgrind.supp
+EXTRA_DIST += tests/valgrind.supp
+check-valgrind:
+	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) check \
+	  TESTS="$(unit_tests) $(fuzz_targets)" \
+	  MESHARA_TEST_WRAPPER="$(VALGRIND) $(VALGRIND_FLAGS)"
+.PHONY: check-valgrind
+
+tests_test_routes_SOURCES = tests/test-routes.c tests/testutil.h
+tests_test_routes_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_routes_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
