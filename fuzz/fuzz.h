@@ -1,0 +1,12 @@
+/* The entry point every fuzz target defines: the libFuzzer interface,
+ * also driven by AFL++ and by the corpus replayer in main.c. */
+#ifndef MESH_FUZZ_H
+#define MESH_FUZZ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Run one input.  Returns 0; a bug aborts. */
+int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+#endif

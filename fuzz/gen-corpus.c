@@ -1,0 +1,523 @@
+/* Writes the seed corpora: valid encodings of every message type into
+ * fuzz/base_message_fuzzer.in/, streams of such frames with several
+ * piece layouts into fuzz/frame_fuzzer.in/.  Deterministic: fixed keys,
+ * times and contents, so the committed files change only with the
+ * schema.
+ *
+ *   make fuzz-corpus        (or: fuzz/gen-corpus [DIR], DIR = fuzz/) */
+#include "config.h"
+
+#include "wire/codec.h"
+#include "crypto/identity.h"
+#include "crypto/hash.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <errno.h>
+#include <meshara/meshara.h>
+
+#define TS G_GUINT64_CONSTANT (1700000000000)
+
+static const char *outdir = FUZZ_SRCDIR;
+static MeshIdentity alice, bob, authority;
+static GByteArray *all_frames;        /* every base message, framed */
+
+static void
+write_file (const char *sub, const char *name, const guint8 *data, gsize len)
+{
+  char *dir = g_build_filename (outdir, sub, NULL);
+  char *path = g_build_filename (dir, name, NULL);
+  GError *error = NULL;
+
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      fprintf (stderr, "gen-corpus: %s: %s\n", dir, g_strerror (errno));
+      exit (1);
+    }
+  if (!g_file_set_contents (path, (const char *) data, (gssize) len, &error))
+    {
+      fprintf (stderr, "gen-corpus: %s\n", error->message);
+      exit (1);
+    }
+  g_free (path);
+  g_free (dir);
+}
+
+static ProtobufCBinaryData
+bin (const void *p, gsize n)
+{
+  ProtobufCBinaryData b = { n, (guint8 *) p };
+  return b;
+}
+
+/* n bytes derived from label, kept until exit. */
+static ProtobufCBinaryData
+filled (gsize n, const char *label)
+{
+  guint8 *p = g_malloc (n ? n : 1);
+  guint8 block[MESH_SHA256_LEN];
+
+  for (gsize i = 0; i < n; i += sizeof block)
+    {
+      char *in = g_strdup_printf ("%s/%" G_GSIZE_FORMAT, label, i);
+      mesh_sha256 (in, strlen (in), block);
+      memcpy (p + i, block, MIN (sizeof block, n - i));
+      g_free (in);
+    }
+  return bin (p, n);
+}
+
+static ProtobufCBinaryData
+node_id_of (const MeshIdentity *id)
+{
+  return bin (id->pub.node_id, MESH_NODE_ID_LEN);
+}
+
+static ProtobufCBinaryData
+bundle_of (const MeshIdentity *id)
+{
+  guint8 *b = g_malloc (MESH_BUNDLE_LEN);
+  mesh_bundle_serialize (&id->pub, b);
+  return bin (b, MESH_BUNDLE_LEN);
+}
+
+/* Wrap payload into a BaseMessage of type, with the envelope the type
+ * asks for; write it and remember the frame. */
+static void
+emit (const char *name, guint32 type, const ProtobufCMessage *payload,
+      GByteArray *unknown_tail)
+{
+  const MeshWireTypeInfo *info = mesh_wire_type_info (type);
+  MeshWireBaseMessage b = MESHARA__V1__BASE_MESSAGE__INIT;
+  MeshWireRoutingInfo r = MESHARA__V1__ROUTING_INFO__INIT;
+  guint8 id[MESH_WIRE_ID_LEN], sig[MESH_ED25519_SIG_LEN];
+  GBytes *p = payload ? mesh_wire_encode (payload) : g_bytes_new ("\x08\x01", 2);
+  GBytes *enc;
+  GError *error = NULL;
+  GByteArray *out;
+  guint8 h[MESH_FRAME_HEADER_LEN];
+
+  b.version = MESH_WIRE_PROTOCOL_VERSION;
+  b.type = type;
+  b.timestamp_ms = TS;
+  b.payload.data = (guint8 *) g_bytes_get_data (p, &b.payload.len);
+  if (info == NULL || (info->flags & MESH_WIRE_ROUTED))
+    {
+      r.route_type = MESH_WIRE_ROUTE_ROUTED;
+      r.hop_count = 2;
+      r.max_hops = 16;
+      r.destination = node_id_of (&bob);
+      r.next_hop = node_id_of (&authority);
+      b.routing = &r;
+    }
+  else if (info->flags & MESH_WIRE_FLOODED)
+    {
+      r.route_type = MESH_WIRE_ROUTE_FLOOD;
+      r.hop_count = 1;
+      r.max_hops = 12;
+      b.routing = &r;
+    }
+  if (info && (info->flags & MESH_WIRE_SIGNED))
+    b.sender_public_key = bin (alice.pub.ed_pub, MESH_ED25519_KEY_LEN);
+  mesh_wire_compute_message_id (&b, id);
+  b.message_id = bin (id, sizeof id);
+  if (info && (info->flags & MESH_WIRE_SIGNED))
+    {
+      mesh_identity_sign (&alice, id, sizeof id, sig);
+      b.signature = bin (sig, sizeof sig);
+    }
+  if (info && !mesh_wire_validate (&b.base, &error))
+    {
+      fprintf (stderr, "gen-corpus: %s: %s\n", name, error->message);
+      exit (1);
+    }
+  if (payload && !mesh_wire_validate (payload, &error))
+    {
+      fprintf (stderr, "gen-corpus: %s payload: %s\n", name, error->message);
+      exit (1);
+    }
+
+  enc = mesh_wire_encode (&b.base);
+  out = g_byte_array_new ();
+  g_byte_array_append (out, g_bytes_get_data (enc, NULL), g_bytes_get_size (enc));
+  if (unknown_tail)
+    g_byte_array_append (out, unknown_tail->data, unknown_tail->len);
+  {
+    char *file = g_strconcat (name, ".bin", NULL);
+    write_file ("base_message_fuzzer.in", file, out->data, out->len);
+    g_free (file);
+  }
+  mesh_frame_write_header (h, out->len);
+  g_byte_array_append (all_frames, h, sizeof h);
+  g_byte_array_append (all_frames, out->data, out->len);
+
+  g_byte_array_unref (out);
+  g_bytes_unref (enc);
+  g_bytes_unref (p);
+}
+
+/* A private message whose "ciphertext" is counter || content || zero
+ * tag: the layout the base_message fuzzer opens without a key. */
+static void
+emit_private (const char *name, guint32 inner_type, const ProtobufCMessage *inner,
+              gboolean with_init, guint64 counter)
+{
+  MeshWirePrivateContent c = MESHARA__V1__PRIVATE_CONTENT__INIT;
+  MeshWirePrivateMessage p = MESHARA__V1__PRIVATE_MESSAGE_PAYLOAD__INIT;
+  GBytes *body = inner ? mesh_wire_encode (inner) : NULL;
+  GBytes *content;
+  GByteArray *ct = g_byte_array_new ();
+  guint8 ctr[MESH_WIRE_COUNTER_LEN], tag[MESH_WIRE_TAG_LEN] = { 0 };
+
+  c.type = inner_type;
+  if (body)
+    c.body.data = (guint8 *) g_bytes_get_data (body, &c.body.len);
+  else
+    c.body = bin ("hello, bob", 10);
+  c.padding = filled (5, "padding");
+  content = mesh_wire_encode (&c.base);
+
+  for (int i = 0; i < 8; i++)
+    ctr[i] = (guint8) (counter >> (56 - 8 * i));
+  g_byte_array_append (ct, ctr, sizeof ctr);
+  g_byte_array_append (ct, g_bytes_get_data (content, NULL), g_bytes_get_size (content));
+  g_byte_array_append (ct, tag, sizeof tag);
+
+  p.session_id = filled (MESH_WIRE_SESSION_ID_LEN, "session");
+  if (with_init)
+    p.session_init = filled (MESH_WIRE_SESSION_INIT_LEN, "session-init");
+  p.ciphertext = bin (ct->data, ct->len);
+  emit (name, MESH_WIRE_TYPE_PRIVATE, &p.base, NULL);
+
+  g_byte_array_unref (ct);
+  g_bytes_unref (content);
+  if (body)
+    g_bytes_unref (body);
+}
+
+static MeshWireAuthoritySignature *
+authority_signature (const char *what)
+{
+  MeshWireAuthoritySignature *s = g_new0 (MeshWireAuthoritySignature, 1);
+  guint8 *sig = g_malloc (MESH_ED25519_SIG_LEN);
+
+  meshara__v1__authority_signature__init (s);
+  mesh_identity_sign (&authority, what, strlen (what), sig);
+  s->public_key = bin (authority.pub.ed_pub, MESH_ED25519_KEY_LEN);
+  s->signature = bin (sig, MESH_ED25519_SIG_LEN);
+  return s;
+}
+
+static MeshWireContactRecord *
+contact_record (const MeshIdentity *id)
+{
+  static char *addresses[] = { (char *) "192.0.2.7:7400", (char *) "[2001:db8::7]:7400" };
+  MeshWireContactRecord *r = g_new0 (MeshWireContactRecord, 1);
+  guint8 *sig = g_malloc (MESH_ED25519_SIG_LEN);
+
+  meshara__v1__contact_record__init (r);
+  r->node_id = node_id_of (id);
+  r->bundle = bundle_of (id);
+  r->n_addresses = 2;
+  r->addresses = addresses;
+  r->timestamp_ms = TS;
+  r->expires_ms = TS + 24 * 3600 * 1000;
+  mesh_identity_sign (id, "contact record", 14, sig);
+  r->signature = bin (sig, MESH_ED25519_SIG_LEN);
+  return r;
+}
+
+static void
+emit_all (void)
+{
+  /* Private messages, and queries and responses inside them. */
+  emit_private ("private-1", MESH_WIRE_TYPE_PRIVATE, NULL, TRUE, 0);
+  emit_private ("private-2", MESH_WIRE_TYPE_PRIVATE, NULL, FALSE, 41);
+  {
+    MeshWireQuery q = MESHARA__V1__QUERY_MESSAGE__INIT;
+    q.query_id = filled (MESH_WIRE_QUERY_ID_LEN, "query");
+    q.query_type = (char *) "latest-version";
+    q.body = bin ("meshara-tools", 13);
+    emit_private ("query-1", MESH_WIRE_TYPE_QUERY, &q.base, TRUE, 0);
+  }
+  {
+    MeshWireResponse r = MESHARA__V1__RESPONSE_MESSAGE__INIT;
+    r.query_id = filled (MESH_WIRE_QUERY_ID_LEN, "query");
+    r.code = MESH_WIRE_RESPONSE_OK;
+    r.body = bin ("\x08\x2a", 2);
+    r.message = (char *) "";
+    emit_private ("response-1", MESH_WIRE_TYPE_RESPONSE, &r.base, FALSE, 1);
+    r.code = MESH_WIRE_RESPONSE_UNAUTHORIZED;
+    r.body.len = 0;
+    r.message = (char *) "not an authority";
+    emit_private ("response-2", MESH_WIRE_TYPE_RESPONSE, &r.base, FALSE, 2);
+  }
+
+  {
+    MeshWireAck a = MESHARA__V1__ACKNOWLEDGMENT__INIT;
+    a.acked_message_id = filled (32, "acked");
+    a.session_id = filled (16, "session");
+    a.counter = 41;
+    a.status = MESH_WIRE_ACK_DELIVERED;
+    a.tag = filled (16, "ack tag");
+    emit ("ack-1", MESH_WIRE_TYPE_ACK, &a.base, NULL);
+    a.status = MESH_WIRE_ACK_SESSION_UNKNOWN;
+    a.tag.len = 0;
+    emit ("ack-2", MESH_WIRE_TYPE_ACK, &a.base, NULL);
+  }
+
+  {
+    MeshWireBroadcast bc = MESHARA__V1__BROADCAST_PAYLOAD__INIT;
+    MeshWireMetadataEntry e1 = MESHARA__V1__BROADCAST_PAYLOAD__METADATA_ENTRY__INIT;
+    MeshWireMetadataEntry e2 = MESHARA__V1__BROADCAST_PAYLOAD__METADATA_ENTRY__INIT;
+    MeshWireMetadataEntry *md[] = { &e1, &e2 };
+    bc.content = bin ("the mesh is up", 14);
+    bc.content_type = (char *) "text/plain";
+    emit ("broadcast-1", MESH_WIRE_TYPE_BROADCAST, &bc.base, NULL);
+    e1.key = (char *) "lang";
+    e1.value = (char *) "en";
+    e2.key = (char *) "channel";
+    e2.value = (char *) "announcements \xe2\x9c\x93";
+    bc.n_metadata = 2;
+    bc.metadata = md;
+    bc.content = filled (600, "broadcast content");
+    bc.content_type = (char *) "application/octet-stream";
+    emit ("broadcast-2", MESH_WIRE_TYPE_BROADCAST, &bc.base, NULL);
+  }
+
+  {
+    MeshWireUpdatePackage u = MESHARA__V1__UPDATE_PACKAGE__INIT;
+    MeshWireAuthoritySignature *sigs[] = { authority_signature ("package") };
+    guint8 *sum = g_malloc (32);
+    u.name = (char *) "meshara-tools";
+    u.version = 3;
+    u.version_label = (char *) "0.3.0";
+    u.data = filled (2000, "package data");
+    mesh_sha256 (u.data.data, u.data.len, sum);
+    u.checksum = bin (sum, 32);
+    u.changelog = (char *) "Faster routing.\n";
+    u.min_version = 1;
+    u.n_signatures = 1;
+    u.signatures = sigs;
+    emit ("update-package-1", MESH_WIRE_TYPE_UPDATE_PACKAGE, &u.base, NULL);
+  }
+  {
+    MeshWireUpdateAnnouncement a = MESHARA__V1__UPDATE_ANNOUNCEMENT__INIT;
+    MeshWireAuthoritySignature *sigs[] = { authority_signature ("announcement") };
+    ProtobufCBinaryData hashes[3];
+    a.package_id = filled (32, "package id");
+    a.name = (char *) "meshara-tools";
+    a.version = 3;
+    a.version_label = (char *) "0.3.0";
+    a.size = 2 * MESH_WIRE_DEFAULT_CHUNK_SIZE + 100;
+    a.chunk_size = MESH_WIRE_DEFAULT_CHUNK_SIZE;
+    for (int i = 0; i < 3; i++)
+      hashes[i] = filled (32, i == 0 ? "c0" : i == 1 ? "c1" : "c2");
+    a.n_chunk_hashes = 3;
+    a.chunk_hashes = hashes;
+    a.n_signatures = 1;
+    a.signatures = sigs;
+    emit ("update-announcement-1", MESH_WIRE_TYPE_UPDATE_ANNOUNCEMENT, &a.base, NULL);
+  }
+  {
+    MeshWireUpdateRequest q = MESHARA__V1__UPDATE_REQUEST__INIT;
+    uint32_t idx[] = { 0, 2, 1 };
+    q.package_id = filled (32, "package id");
+    q.n_chunk_indices = 3;
+    q.chunk_indices = idx;
+    emit ("update-request-1", MESH_WIRE_TYPE_UPDATE_REQUEST, &q.base, NULL);
+  }
+  {
+    MeshWireUpdateChunk c = MESHARA__V1__UPDATE_CHUNK__INIT;
+    guint8 *h = g_malloc (32);
+    c.package_id = filled (32, "package id");
+    c.index = 2;
+    c.data = filled (100, "chunk 2");
+    mesh_sha256 (c.data.data, c.data.len, h);
+    c.hash = bin (h, 32);
+    emit ("update-chunk-1", MESH_WIRE_TYPE_UPDATE_CHUNK, &c.base, NULL);
+  }
+  {
+    MeshWireRouteAdvertisement ra = MESHARA__V1__ROUTE_ADVERTISEMENT__INIT;
+    MeshWireRouteEntry e[3];
+    MeshWireRouteEntry *ep[3];
+    const MeshIdentity *ids[3] = { &alice, &bob, &authority };
+    for (int i = 0; i < 3; i++)
+      {
+        meshara__v1__route_entry__init (&e[i]);
+        e[i].destination = node_id_of (ids[i]);
+        e[i].hop_count = 1 + i;
+        e[i].cost = 10 * (1 + i);
+        e[i].withdrawn = i == 2;
+        ep[i] = &e[i];
+      }
+    ra.n_entries = 3;
+    ra.entries = ep;
+    ra.sequence = 5;
+    ra.full_table = TRUE;
+    emit ("route-advertisement-1", MESH_WIRE_TYPE_ROUTE_ADVERTISEMENT, &ra.base, NULL);
+  }
+  {
+    MeshWireHello h = MESHARA__V1__HELLO__INIT;
+    char *addrs[] = { (char *) "192.0.2.1:7400", (char *) "[2001:db8::1]:7400" };
+    GByteArray *tail = g_byte_array_new ();
+    h.protocol_version = MESH_WIRE_PROTOCOL_VERSION;
+    h.bundle = bundle_of (&alice);
+    h.capabilities = MESH_WIRE_CAP_RELAY | MESH_WIRE_CAP_DHT;
+    h.n_listen_addresses = 2;
+    h.listen_addresses = addrs;
+    h.agent = (char *) "meshara/" PACKAGE_VERSION;
+    emit ("hello-1", MESH_WIRE_TYPE_HELLO, &h.base, NULL);
+    /* Fields of a later revision: a varint, bytes, fixed64, fixed32. */
+    static const char later[] = "\xc0\x3e\x05" "\xca\x3e\x03xyz"
+                                "\xd1\x3e\x01\x02\x03\x04\x05\x06\x07\x08"
+                                "\xdd\x3e\x01\x02\x03\x04";
+    g_byte_array_append (tail, (const guint8 *) later, sizeof later - 1);
+    emit ("unknown-fields-1", MESH_WIRE_TYPE_HELLO, &h.base, tail);
+    g_byte_array_unref (tail);
+  }
+  {
+    MeshWirePing p = MESHARA__V1__PING__INIT;
+    MeshWirePong q = MESHARA__V1__PONG__INIT;
+    p.nonce = G_GUINT64_CONSTANT (0x1122334455667788);
+    p.timestamp = 123456789;
+    emit ("ping-1", MESH_WIRE_TYPE_PING, &p.base, NULL);
+    q.nonce = p.nonce;
+    q.timestamp = p.timestamp;
+    emit ("pong-1", MESH_WIRE_TYPE_PONG, &q.base, NULL);
+  }
+  {
+    MeshWireFindNode f = MESHARA__V1__FIND_NODE__INIT;
+    MeshWireFindValue v = MESHARA__V1__FIND_VALUE__INIT;
+    f.target = node_id_of (&bob);
+    f.lookup_id = 1;
+    emit ("find-node-1", MESH_WIRE_TYPE_FIND_NODE, &f.base, NULL);
+    v.key = node_id_of (&bob);
+    v.lookup_id = 2;
+    emit ("find-value-1", MESH_WIRE_TYPE_FIND_VALUE, &v.base, NULL);
+  }
+  {
+    MeshWireStore s = MESHARA__V1__STORE__INIT;
+    s.record = contact_record (&bob);
+    emit ("store-1", MESH_WIRE_TYPE_STORE, &s.base, NULL);
+  }
+  {
+    MeshWireNodes n = MESHARA__V1__NODES__INIT;
+    MeshWireNodeInfo ni[2];
+    MeshWireNodeInfo *nip[2] = { &ni[0], &ni[1] };
+    char *addrs[] = { (char *) "198.51.100.3:7400" };
+    const MeshIdentity *ids[2] = { &alice, &authority };
+    for (int i = 0; i < 2; i++)
+      {
+        meshara__v1__node_info__init (&ni[i]);
+        ni[i].node_id = node_id_of (ids[i]);
+        ni[i].bundle = bundle_of (ids[i]);
+        ni[i].n_addresses = 1;
+        ni[i].addresses = addrs;
+      }
+    n.lookup_id = 2;
+    n.n_nodes = 2;
+    n.nodes = nip;
+    emit ("nodes-1", MESH_WIRE_TYPE_NODES, &n.base, NULL);
+    n.record = contact_record (&bob);
+    emit ("nodes-2", MESH_WIRE_TYPE_NODES, &n.base, NULL);
+  }
+  {
+    MeshWireGossipAnnounce a = MESHARA__V1__GOSSIP_ANNOUNCE__INIT;
+    MeshWireGossipPull p = MESHARA__V1__GOSSIP_PULL__INIT;
+    ProtobufCBinaryData ids[3] = {
+      filled (32, "m1"), filled (32, "m2"), filled (32, "m3"),
+    };
+    a.n_message_ids = 3;
+    a.message_ids = ids;
+    emit ("gossip-announce-1", MESH_WIRE_TYPE_GOSSIP_ANNOUNCE, &a.base, NULL);
+    p.n_message_ids = 1;
+    p.message_ids = &ids[1];
+    emit ("gossip-pull-1", MESH_WIRE_TYPE_GOSSIP_PULL, &p.base, NULL);
+  }
+
+  /* A type of a later revision, routed. */
+  emit ("unknown-type-1", 77, NULL, NULL);
+}
+
+/* Frame streams: header bytes of the frame fuzzer (piece-size count,
+ * max-frame-size exponent, piece sizes), then frames. */
+static void
+emit_stream (const char *name, const guint8 *sizes, gsize n_sizes, guint8 max_exp,
+             const guint8 *stream, gsize len)
+{
+  GByteArray *a = g_byte_array_new ();
+  guint8 head[2] = { (guint8) (n_sizes - 1), max_exp };
+
+  g_byte_array_append (a, head, sizeof head);
+  g_byte_array_append (a, sizes, (guint) n_sizes);
+  g_byte_array_append (a, stream, (guint) len);
+  write_file ("frame_fuzzer.in", name, a->data, a->len);
+  g_byte_array_unref (a);
+}
+
+static void
+emit_streams (void)
+{
+  static const guint8 one[] = { 1 };
+  static const guint8 whole[] = { 255 };
+  static const guint8 mixed[] = { 3, 255 };
+  static const guint8 odd[] = { 7, 0, 13, 100, 1, 2 };
+  /* 2^(10 + 10) = 1 MiB */
+  const guint8 mib = 10;
+  gsize first3 = 0, at = 0;
+  GByteArray *bad = g_byte_array_new ();
+
+  /* The first three frames. */
+  for (int i = 0; i < 3; i++)
+    {
+      gsize n = mesh_frame_read_header (all_frames->data + at);
+      at += MESH_FRAME_HEADER_LEN + n;
+    }
+  first3 = at;
+
+  emit_stream ("frames-1.bin", one, 1, mib, all_frames->data, first3);
+  emit_stream ("frames-2.bin", mixed, G_N_ELEMENTS (mixed), mib, all_frames->data, first3);
+  emit_stream ("frames-3.bin", whole, 1, mib, all_frames->data, all_frames->len);
+  emit_stream ("frames-4.bin", odd, G_N_ELEMENTS (odd), mib, all_frames->data, all_frames->len);
+  /* max-frame-size 1 KiB: the larger frames are refused. */
+  emit_stream ("frames-5.bin", odd, G_N_ELEMENTS (odd), 0, all_frames->data, all_frames->len);
+
+  /* A frame, then a zero-length header, then another frame. */
+  g_byte_array_append (bad, all_frames->data, (guint) first3);
+  g_byte_array_append (bad, (const guint8 *) "\0\0\0\0", 4);
+  g_byte_array_append (bad, all_frames->data, (guint) first3);
+  emit_stream ("zero-length-1.bin", mixed, G_N_ELEMENTS (mixed), mib, bad->data, bad->len);
+
+  /* A frame, then a header announcing 2 MiB against 1 MiB. */
+  g_byte_array_set_size (bad, (guint) first3);
+  g_byte_array_append (bad, (const guint8 *) "\0\x20\0\0", 4);
+  g_byte_array_append (bad, (const guint8 *) "body", 4);
+  emit_stream ("oversized-1.bin", one, 1, mib, bad->data, bad->len);
+  g_byte_array_unref (bad);
+}
+
+int
+main (int argc, char **argv)
+{
+  guint8 seed[MESH_SEED_LEN];
+
+  if (argc > 1)
+    outdir = argv[1];
+
+  memset (seed, 'a', sizeof seed);
+  mesh_identity_from_seed (&alice, seed);
+  memset (seed, 'b', sizeof seed);
+  mesh_identity_from_seed (&bob, seed);
+  memset (seed, 'u', sizeof seed);
+  mesh_identity_from_seed (&authority, seed);
+
+  all_frames = g_byte_array_new ();
+  emit_all ();
+  emit_streams ();
+  printf ("gen-corpus: wrote %s/base_message_fuzzer.in and %s/frame_fuzzer.in\n",
+          outdir, outdir);
+  g_byte_array_unref (all_frames);
+  return 0;
+}
