@@ -27,21 +27,10 @@ tool_cmd_id (int argc, char **argv)
     "An encrypted identity needs its passphrase: from " TOOL_PASSPHRASE_ENV "\n"
     "when it is set, otherwise asked for on the terminal.",
     entries);
-  if (!tool_parse_options (context, &argc, &argv))
-    {
-      status = TOOL_EXIT_USAGE;
-      goto out;
-    }
-  if (argc > 1)
-    {
-      status = tool_usage_error ("unexpected argument '%s'", argv[1]);
-      goto out;
-    }
-  if (data_dir == NULL || *data_dir == '\0')
-    {
-      status = tool_usage_error ("--data DIR is required");
-      goto out;
-    }
+  status = tool_parse_data_options (context, &argc, &argv, &data_dir);
+  if (status != 0)
+    goto out;
+  status = TOOL_EXIT_FAILURE;
 
   identity = tool_identity_load (data_dir, &error);
   if (identity == NULL)

@@ -33,21 +33,10 @@ tool_cmd_keygen (int argc, char **argv)
     "The passphrase comes from " TOOL_PASSPHRASE_ENV " when it is set;\n"
     "otherwise it is asked for twice on the terminal.",
     entries);
-  if (!tool_parse_options (context, &argc, &argv))
-    {
-      status = TOOL_EXIT_USAGE;
-      goto out;
-    }
-  if (argc > 1)
-    {
-      status = tool_usage_error ("unexpected argument '%s'", argv[1]);
-      goto out;
-    }
-  if (data_dir == NULL || *data_dir == '\0')
-    {
-      status = tool_usage_error ("--data DIR is required");
-      goto out;
-    }
+  status = tool_parse_data_options (context, &argc, &argv, &data_dir);
+  if (status != 0)
+    goto out;
+  status = TOOL_EXIT_FAILURE;
 
   path = tool_keystore_path (data_dir);
   /* Checked before asking for a passphrase, so a refusal costs nothing. */

@@ -55,6 +55,12 @@ GOptionContext *tool_option_context_new (const char *parameters,
  * Positional arguments are left in argv after argv[0]. */
 gboolean tool_parse_options (GOptionContext *context, int *argc, char ***argv);
 
+/* Parse the options of a command that works on a data directory and takes
+ * no other argument: returns 0, or the exit status after a usage message
+ * (no --data, an extra argument, a bad option). */
+int tool_parse_data_options (GOptionContext *context, int *argc, char ***argv,
+                             char *const *data_dir);
+
 /* DATA_DIR/identity.key (transfer full). */
 char *tool_keystore_path (const char *data_dir);
 

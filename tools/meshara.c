@@ -216,6 +216,19 @@ tool_parse_options (GOptionContext *context, int *argc, char ***argv)
   return FALSE;
 }
 
+int
+tool_parse_data_options (GOptionContext *context, int *argc, char ***argv,
+                         char *const *data_dir)
+{
+  if (!tool_parse_options (context, argc, argv))
+    return TOOL_EXIT_USAGE;
+  if (*argc > 1)
+    return tool_usage_error ("unexpected argument '%s'", (*argv)[1]);
+  if (*data_dir == NULL || **data_dir == '\0')
+    return tool_usage_error ("--data DIR is required");
+  return 0;
+}
+
 /* Files */
 
 char *
