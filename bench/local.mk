@@ -10,8 +10,21 @@ bench: $(noinst_PROGRAMS)
 	$(AM_V_at)rm -f bench/results/latest.json
 	bench/bench-core --json bench/results/latest.json
 	bench/bench-routes --json bench/results/latest.json
+	bench/bench-engine --json bench/results/latest.json
+	bench/bench-tls --json bench/results/latest.json
 .PHONY: bench
 
 noinst_PROGRAMS += bench/bench-routes
 bench_bench_routes_SOURCES = bench/bench-routes.c bench/stats.c bench/stats.h
 bench_bench_routes_LDADD = lib/engine/libmesh-engine.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
+
+# TLS links on loopback: handshake latency, one-link bulk throughput.
+noinst_PROGRAMS += bench/bench-tls
+bench_bench_tls_SOURCES = bench/bench-tls.c bench/stats.c bench/stats.h
+bench_bench_tls_LDADD = lib/net/libmesh-net.la lib/wire/libmesh-wire.la \
+	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
+
+noinst_PROGRAMS += bench/bench-engine
+bench_bench_engine_SOURCES = bench/bench-engine.c bench/stats.c bench/stats.h
+bench_bench_engine_LDADD = lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
+	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm

@@ -9,4 +9,12 @@
 /* Run one input.  Returns 0; a bug aborts. */
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
+/* The passphrase the keystore seeds are sealed under (gen-corpus.c) and
+ * that keystore_fuzzer opens them with. */
+#define MESH_FUZZ_PASSPHRASE "correct horse battery staple"
+
+/* Called once by the engines before the first input (main.c defines it
+ * in engine builds). */
+int LLVMFuzzerInitialize (int *argc, char ***argv);
+
 #endif

@@ -8,14 +8,15 @@
  * - AFL++ (afl-clang-fast/afl-clang-lto without -fsanitize=fuzzer):
  *   persistent mode with the test case in shared memory.
  * - libFuzzer (MESH_FUZZ_ENGINE defined, see fuzz/local.mk): the engine
- *   brings main() and this file contributes nothing. */
+ *   brings main().  Started with --tap, as make check does, the target
+ *   still replays its corpus and exits (from LLVMFuzzerInitialize), so a
+ *   tree whose targets were linked with the engine keeps a working make
+ *   check instead of one that fuzzes forever. */
 #include "config.h"
 
 #include "fuzz.h"
 
-#if defined(MESH_FUZZ_ENGINE)
-
-#elif defined(__AFL_FUZZ_TESTCASE_LEN)
+#if defined(__AFL_FUZZ_TESTCASE_LEN) && !defined(MESH_FUZZ_ENGINE)
 
 #include <unistd.h>
 
@@ -36,6 +37,7 @@ main (int argc, char **argv)
 #else
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <glib.h>
 
@@ -69,15 +71,16 @@ collect (GPtrArray *files, const char *dir)
   g_dir_close (d);
 }
 
-int
-main (int argc, char **argv)
+/* Run the files named in argv (skipping options), or the corpus. */
+static int
+replay (int argc, char **argv, const char *option_prefix)
 {
   GPtrArray *files = g_ptr_array_new_with_free_func (g_free);
   gsize prefix = strlen (FUZZ_SRCDIR) + 1;
   int failed = 0;
 
   for (int i = 1; i < argc; i++)
-    if (strncmp (argv[i], "--", 2) != 0)
+    if (strncmp (argv[i], option_prefix, strlen (option_prefix)) != 0)
       g_ptr_array_add (files, g_strdup (argv[i]));
 
   if (files->len == 0)
@@ -123,4 +126,25 @@ main (int argc, char **argv)
   return failed;
 }
 
+#if defined(MESH_FUZZ_ENGINE)
+
+int
+LLVMFuzzerInitialize (int *argc, char ***argv)
+{
+  for (int i = 1; i < *argc; i++)
+    if (strcmp ((*argv)[i], "--tap") == 0)
+      /* Engine flags start with one dash. */
+      exit (replay (*argc, *argv, "-"));
+  return 0;
+}
+
+#else
+
+int
+main (int argc, char **argv)
+{
+  return replay (argc, argv, "--");
+}
+
+#endif
 #endif

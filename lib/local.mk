@@ -3,6 +3,8 @@
 include lib/engine/local.mk
 include lib/crypto/local.mk
 include lib/wire/local.mk
+include lib/net/local.mk
+include lib/sim/local.mk
 
 lib_LTLIBRARIES += lib/libmeshara.la
 lib_libmeshara_la_SOURCES = lib/version.c

@@ -3,6 +3,8 @@ TEST_CPPFLAGS = $(AM_CPPFLAGS) -DTEST_SRCDIR=\"$(abs_top_srcdir)/tests\"
 TEST_LIBS = lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
 
 unit_tests = \
+	tests/test-engine \
+	tests/test-private \
 	tests/test-crypto \
 	tests/test-identity \
 	tests/test-keystore \
@@ -10,7 +12,12 @@ unit_tests = \
 	tests/test-session \
 	tests/test-wire \
 	tests/test-frame \
-	tests/test-routes
+	tests/test-routes \
+	tests/test-seen \
+	tests/test-gossip \
+	tests/test-dht \
+	tests/net/test-link \
+	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
 TESTS += $(unit_tests)
@@ -56,3 +63,28 @@ check-valgrind:
 tests_test_routes_SOURCES = tests/test-routes.c tests/testutil.h
 tests_test_routes_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_routes_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+
+tests_test_seen_SOURCES = tests/test-seen.c tests/testutil.h
+tests_test_seen_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_seen_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+tests_test_gossip_SOURCES = tests/test-gossip.c tests/testutil.h
+tests_test_gossip_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_gossip_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+tests_test_dht_SOURCES = tests/test-dht.c tests/testutil.h
+tests_test_dht_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_dht_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+
+tests_test_engine_SOURCES = tests/test-engine.c tests/testutil.h
+tests_test_engine_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_engine_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+tests_test_private_SOURCES = tests/test-private.c tests/testutil.h
+tests_test_private_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_test_private_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
+
+include tests/sim/local.mk
+
+# TLS links over loopback, both ends on one main context.
+tests_net_test_link_SOURCES = tests/net/test-link.c tests/testutil.h
+tests_net_test_link_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_link_LDADD = lib/net/libmesh-net.la lib/wire/libmesh-wire.la \
+	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)

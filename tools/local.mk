@@ -4,7 +4,14 @@
 bin_PROGRAMS += tools/meshara
 tools_meshara_SOURCES = \
 	tools/meshara.c tools/meshara-tool.h \
-	tools/cmd-keygen.c tools/cmd-id.c
+	tools/cmd-keygen.c tools/cmd-id.c \
+	tools/cmd-sim.c
 tools_meshara_CPPFLAGS = \
 	-I$(top_srcdir)/lib -I$(top_builddir)/lib -D_GNU_SOURCE
-tools_meshara_LDADD = lib/libmeshara.la $(GLIB_LIBS)
+# "meshara sim" runs the internal simulator and engine: their convenience
+# libraries are linked in beside the library (their symbols are hidden in
+# libmeshara.so, so nothing clashes).
+tools_meshara_LDADD = lib/libmeshara.la \
+	lib/sim/libmesh-sim.la lib/engine/libmesh-engine.la \
+	lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la \
+	$(MESH_DEP_LIBS) $(GLIB_LIBS)

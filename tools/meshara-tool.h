@@ -35,6 +35,7 @@ typedef struct {
 
 int tool_cmd_keygen (int argc, char **argv);
 int tool_cmd_id (int argc, char **argv);
+int tool_cmd_sim (int argc, char **argv);
 
 /* Print "meshara CMD: MESSAGE" on stderr; returns TOOL_EXIT_FAILURE. */
 int tool_error (const char *format, ...) G_GNUC_PRINTF (1, 2);

@@ -18,6 +18,8 @@ static const ToolCommand tool_commands[] = {
   { "keygen", "create a new identity in a data directory", tool_cmd_keygen },
   { "id", "show the public key, node ID and fingerprint of an identity",
     tool_cmd_id },
+  { "sim", "run a simulated network of many nodes and check what arrives",
+    tool_cmd_sim },
 };
 
 /* The subcommand being run, for the "meshara CMD:" prefix of messages. */

@@ -3,6 +3,7 @@
 #include "crypto/session.h"
 
 #include <string.h>
+#include <nettle/hmac.h>
 #include <meshara/meshara.h>
 
 #define WINDOW_WORDS (MESH_SESSION_WINDOW / 64)
@@ -32,6 +33,10 @@ struct _MeshSession {
 
   /* Sending side: the init, resent until acknowledged. */
   uint8_t init[MESH_SESSION_INIT_LEN];
+
+  /* HMAC state after the acknowledgment key was set, so that a tag costs
+   * two compressions instead of four. */
+  struct hmac_sha256_ctx ack_mac;
 };
 
 void
@@ -84,10 +89,17 @@ session_id (const uint8_t e[MESH_NOISE_DH_LEN], uint8_t out[MESH_SESSION_ID_LEN]
 static MeshSession *
 session_new (const MeshNoiseTransport *t, gboolean initiator, uint64_t now_ns)
 {
+  uint8_t ack_key[MESH_SHA256_LEN];
   MeshSession *s = g_new0 (MeshSession, 1);
 
   memcpy (s->key, t->send_key, sizeof s->key);
   memcpy (s->handshake_hash, t->handshake_hash, sizeof s->handshake_hash);
+  /* Tags get a key of their own, derived once, rather than the AEAD key
+   * itself. */
+  mesh_hmac_sha256 (s->key, sizeof s->key, MESH_SESSION_ACK_KEY_LABEL,
+                    strlen (MESH_SESSION_ACK_KEY_LABEL), ack_key);
+  hmac_sha256_set_key (&s->ack_mac, sizeof ack_key, ack_key);
+  mesh_wipe (ack_key, sizeof ack_key);
   mesh_session_limits_init (&s->limits);
   s->initiator = initiator;
   s->created_ns = now_ns;
@@ -268,6 +280,17 @@ mesh_session_needs_rekey (const MeshSession *s, uint64_t now_ns)
     return TRUE;
   /* A clock that went backwards counts as no time elapsed. */
   return now_ns > s->created_ns && now_ns - s->created_ns >= s->limits.rekey_age_ns;
+}
+
+void
+mesh_session_ack_tag (const MeshSession *s, const uint8_t *data, size_t len,
+                      uint8_t out[MESH_SESSION_ACK_TAG_LEN])
+{
+  struct hmac_sha256_ctx ctx = s->ack_mac;
+
+  hmac_sha256_update (&ctx, len, data);
+  hmac_sha256_digest (&ctx, MESH_SESSION_ACK_TAG_LEN, out);
+  mesh_wipe (&ctx, sizeof ctx);
 }
 
 static inline void

@@ -150,6 +150,18 @@ uint64_t mesh_session_get_next_counter (const MeshSession *s);
  * receiving side only the age applies. */
 gboolean mesh_session_needs_rekey (const MeshSession *s, uint64_t now_ns);
 
+/* Acknowledgment tag: the first MESH_SESSION_ACK_TAG_LEN bytes of
+ * HMAC-SHA256 over data, under a key both ends of s derive from the
+ * session key (HMAC-SHA256 of the session key over
+ * MESH_SESSION_ACK_KEY_LABEL).  Either side may compute it, so the
+ * recipient tags an acknowledgment and the initiator checks it: only the
+ * real recipient can confirm delivery, while relays, who never hold the
+ * key, cannot forge one.  No allocation. */
+#define MESH_SESSION_ACK_TAG_LEN 16
+#define MESH_SESSION_ACK_KEY_LABEL "meshara/1 ack key"
+void mesh_session_ack_tag (const MeshSession *s, const uint8_t *data, size_t len,
+                           uint8_t out[MESH_SESSION_ACK_TAG_LEN]);
+
 /* Encrypt len bytes of pt into out, which must hold len +
  * MESH_SESSION_OVERHEAD bytes (pt may be out + MESH_SESSION_COUNTER_LEN for
  * in-place use).  *counter (may be NULL) receives the counter used.

@@ -1,0 +1,93 @@
+#!/bin/bash -eu
+# OSS-Fuzz build script (projects/meshara/build.sh in google/oss-fuzz; the
+# copy in the tree is fuzz/oss-fuzz/build.sh).
+#
+# OSS-Fuzz runs it in $SRC/libmeshara with CC, CXX, CFLAGS, CXXFLAGS,
+# LIB_FUZZING_ENGINE, SANITIZER, SRC, WORK and OUT set.  It builds the
+# layer libraries with the fuzzing compiler flags, links every
+# fuzz/<name>_fuzzer.c into $OUT/<name>_fuzzer, and puts beside each its
+# seed corpus (zip), dictionary and .options.  To try it outside
+# OSS-Fuzz, see "OSS-Fuzz" in fuzz/README.
+#
+# Dependencies come from Ubuntu packages (Dockerfile), so they are not
+# instrumented: coverage stops at their boundary, and ASan and UBSan
+# check only our code and what it passes them.  They are linked
+# statically from the packages' archives, because the machines that run
+# the targets have none of these libraries installed.
+
+cd "$SRC/libmeshara"
+
+if [ "${SANITIZER:-}" = memory ]; then
+  # MSan must see every store: memory written by uninstrumented code
+  # (Nettle's hashes and ciphers, GLib's containers, protobuf-c's
+  # unpacking) reads as uninitialized, so a build against the packages
+  # reports false positives on every input.  Supporting it means building
+  # GLib, PCRE2, libffi, Nettle (with --disable-assembler), GMP (or
+  # Nettle's mini-gmp), protobuf-c and libargon2 from source here with
+  # $CC $CFLAGS and linking those instead.
+  echo "build.sh: MemorySanitizer needs instrumented GLib, Nettle, GMP," \
+       "protobuf-c and libargon2; this script links Ubuntu's. Not built." >&2
+  exit 1
+fi
+
+./autogen.sh
+./configure --enable-fuzzing --enable-static --disable-shared
+make -j"$(nproc)" lib/wire/meshara.pb-c.h lib/wire/meshara.pb-c.c
+make -j"$(nproc)" lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la
+
+# Static archives of the dependencies where the packages ship them, in one
+# link group so that their order does not matter; system libraries stay
+# dynamic.
+archives=
+syslibs=
+for flag in $(pkg-config --static --libs glib-2.0 gobject-2.0 nettle hogweed \
+                libprotobuf-c libargon2); do
+  case $flag in
+    -lm | -lrt | -ldl | -lpthread | -pthread | -lc)
+      syslibs="$syslibs $flag" ;;
+    -l*)
+      a=$($CC -print-file-name="lib${flag#-l}.a")
+      if [ -f "$a" ]; then
+        case " $archives " in *" $a "*) ;; *) archives="$archives $a" ;; esac
+      else
+        echo "build.sh: no static lib${flag#-l}.a, linking it dynamically" >&2
+        syslibs="$syslibs $flag"
+      fi ;;
+    *)
+      syslibs="$syslibs $flag" ;;
+  esac
+done
+
+cppflags="-I. -Ilib -Ifuzz -DG_LOG_DOMAIN=\"Meshara\" -DMESHARA_COMPILATION -D_GNU_SOURCE
+  $(pkg-config --cflags glib-2.0 nettle libprotobuf-c)"
+
+# shellcheck disable=SC2086
+$CC $CFLAGS $(pkg-config --cflags gnutls) -c fuzz/oss-fuzz/no_system_random.c \
+  -o "$WORK/no_system_random.o"
+
+for src in fuzz/*_fuzzer.c; do
+  name=$(basename "$src" .c)
+  # main.c is left out: the engine brings main().
+  # shellcheck disable=SC2086
+  $CC $CFLAGS $cppflags -c "$src" -o "$WORK/$name.o"
+  # shellcheck disable=SC2086
+  $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" \
+    -Wl,--start-group lib/wire/.libs/libmesh-wire.a \
+    lib/crypto/.libs/libmesh-crypto.a $archives -Wl,--end-group \
+    $syslibs $LIB_FUZZING_ENGINE -o "$OUT/$name"
+
+  rm -f "$OUT/${name}_seed_corpus.zip"
+  for dir in "fuzz/$name.in" "fuzz/$name.repro"; do
+    if [ -d "$dir" ]; then
+      zip -q -j -r "$OUT/${name}_seed_corpus.zip" "$dir"
+    fi
+  done
+  if [ -f "fuzz/$name.dict" ]; then
+    cp "fuzz/$name.dict" "$OUT/$name.dict"
+  else
+    cp fuzz/meshara.dict "$OUT/$name.dict"
+  fi
+  if [ -f "fuzz/$name.options" ]; then
+    cp "fuzz/$name.options" "$OUT/"
+  fi
+done

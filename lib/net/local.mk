@@ -1,0 +1,7 @@
+# The link layer: TLS 1.3 sessions over nonblocking TCP sockets on a
+# GMainContext, carrying frames.
+noinst_LTLIBRARIES += lib/net/libmesh-net.la
+lib_net_libmesh_net_la_SOURCES = \
+	lib/net/tls.c lib/net/tls.h \
+	lib/net/link.c lib/net/link.h
+lib_net_libmesh_net_la_LIBADD = $(GLIB_LIBS) $(GNUTLS_LIBS)
