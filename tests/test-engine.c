@@ -1431,6 +1431,49 @@ test_forged_broadcast (void)
   net_free (net);
 }
 
+/* A correctly signed broadcast older than the seen-cache's memory is
+ * dropped: after its ID was forgotten it could otherwise be replayed. */
+static void
+test_stale_broadcast (void)
+{
+  Net *net = net_line (2, NULL);
+  MeshEngineConfig c;
+  uint64_t ages_ms[2];
+  guint delivered = 0;
+
+  mesh_engine_config_init (&c);
+  ages_ms[0] = c.seen_max_age_ns / 1000000u + 1000;  /* forgotten: dropped */
+  ages_ms[1] = c.seen_max_age_ns / 1000000u - 1000;  /* still remembered */
+  for (guint i = 0; i < 2; i++)
+    {
+      MeshWireBroadcast bp = MESHARA__V1__BROADCAST_PAYLOAD__INIT;
+      MeshMsgBuf pbuf = { 0 }, fbuf = { 0 };
+      MeshMsg m;
+      MeshEngineStats st;
+      size_t plen, len;
+
+      bp.content.data = (uint8_t *) "old news";
+      bp.content.len = 8;
+      bp.content_type = (char *) "";
+      plen = mesh_msg_buf_encode (&pbuf, &bp.base);
+      mesh_msg_init (&m, MESH_WIRE_TYPE_BROADCAST, wall_now (net) - ages_ms[i],
+                     pbuf.data, plen);
+      mesh_msg_set_routing (&m, MESH_WIRE_ROUTE_FLOOD, NULL, 8);
+      mesh_msg_finish (&m, &net->nodes[0].id);
+      g_assert_true (mesh_msg_encode_frame (&m.base, MESH_FRAME_MAX_DEFAULT, &fbuf, &len, NULL));
+      mesh_engine_receive (E (net, 1), 1, fbuf.data + 4, len - 4, net->now);
+      stats (net, 1, &st);
+      if (i == 0)
+        g_assert_cmpuint (st.dropped_timestamp, ==, 1);
+      delivered = count_events (net, 1, MESH_EVENT_BROADCAST_RECEIVED);
+      g_assert_cmpuint (delivered, ==, i);
+      mesh_msg_buf_clear (&pbuf);
+      mesh_msg_buf_clear (&fbuf);
+    }
+  g_assert_cmpuint (count_events (net, 1, MESH_EVENT_PEER_MISBEHAVED), ==, 0);
+  net_free (net);
+}
+
 static void
 test_lookup (void)
 {
@@ -1619,6 +1662,7 @@ main (int argc, char **argv)
   g_test_add_func ("/engine/send-errors", test_send_errors);
   g_test_add_func ("/engine/broadcast", test_broadcast);
   g_test_add_func ("/engine/forged-broadcast", test_forged_broadcast);
+  g_test_add_func ("/engine/stale-broadcast", test_stale_broadcast);
   g_test_add_func ("/engine/lookup", test_lookup);
   g_test_add_func ("/engine/no-route-connects", test_no_route_connects);
   g_test_add_func ("/engine/one-way-black-hole", test_one_way_black_hole);

@@ -497,6 +497,22 @@ handle_advert (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
 /* Routed messages */
 
 
+/* Deduplication remembers message IDs for seen_max_age_ns only, while the
+ * timestamp window reaches back 24 h: a message older than the seen-cache
+ * could be replayed after its ID was forgotten and pass as new.  Such
+ * messages are dropped instead. */
+static gboolean
+older_than_seen (MeshEngine *e, const MeshWireBaseMessage *msg, uint64_t now_ns)
+{
+  uint64_t now_ms = wall_ms (e, now_ns);
+  uint64_t age_ms = e->config.seen_max_age_ns / 1000000u;
+
+  if (msg->timestamp_ms + age_ms >= now_ms)
+    return FALSE;
+  e->stats.dropped_timestamp++;
+  return TRUE;
+}
+
 static void
 handle_routed (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
                gboolean known, uint64_t now_ns)
@@ -506,6 +522,8 @@ handle_routed (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
   MeshLink *out;
   size_t len;
 
+  if (older_than_seen (e, msg, now_ns))
+    return;
   if (!mesh_seen_add (e->seen, msg->message_id.data, now_ns))
     {
       e->stats.duplicates++;
@@ -830,6 +848,8 @@ handle_broadcast (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
   size_t len = 0;
   const uint8_t *frame = NULL;
 
+  if (older_than_seen (e, msg, now_ns))
+    return;
   if (!mesh_gossip_is_new (e->gossip, link->id, msg->message_id.data, now_ns))
     {
       e->stats.duplicates++;
