@@ -3,11 +3,13 @@
 # in a scratch directory, replays every target's seeds and reproducers,
 # and prints gcov line coverage of lib/wire, lib/crypto and lib/engine.
 #
-#   fuzz/coverage.sh [WORKDIR]
+#   fuzz/coverage.sh [WORKDIR [WORKCORPORA]]
 #
 # WORKDIR (default: a new directory under $TMPDIR or /tmp) is kept: the
 # build, the replay logs and gcov's input stay there for a closer look
-# (gcov -o WORKDIR/build/lib/wire/.libs ...).
+# (gcov -o WORKDIR/build/lib/wire/.libs ...).  WORKCORPORA is a fuzz/work
+# directory of make fuzz: the corpora grown there (<target>/corpus/) are
+# replayed too, to see what fuzzing added to the seeds.
 #
 # The build is a VPATH build from the source tree.  Automake refuses one
 # from a tree that is itself configured, so such a tree is first copied
@@ -19,14 +21,19 @@ srcdir=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-$(mktemp -d "${TMPDIR:-/tmp}/meshara-coverage.XXXXXX")}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+grown=
+if [ -n "${2:-}" ]; then
+  grown=$(cd "$2" && pwd) || exit 1
+fi
 jobs=$(nproc 2>/dev/null || echo 2)
 
 die () { echo "coverage.sh: $*" >&2; exit 1; }
 
 src=$srcdir
 if [ -f "$srcdir/config.status" ]; then
-  command -v git >/dev/null && git -C "$srcdir" rev-parse >/dev/null 2>&1 \
-    || die "$srcdir is configured in place and is not a git checkout: run from a clean tree"
+  if ! git -C "$srcdir" rev-parse >/dev/null 2>&1; then
+    die "$srcdir is configured in place and is not a git checkout: run from a clean tree"
+  fi
   src=$work/src
   rm -rf "$src"
   mkdir -p "$src"
@@ -71,7 +78,14 @@ make -j"$jobs" $targets >> make.log 2>&1 \
 find . -name '*.gcda' -exec rm -f {} +
 failed=0
 for t in $targets; do
-  if "./$t" > "$t.replay.log" 2>&1; then
+  name=$(basename "$t")
+  ok=true
+  "./$t" > "$t.replay.log" 2>&1 || ok=false
+  if [ -n "$grown" ] && [ -d "$grown/$name/corpus" ]; then
+    find "$grown/$name/corpus" -type f -print0 \
+      | xargs -0 -r "./$t" >> "$t.replay.log" 2>&1 || ok=false
+  fi
+  if $ok; then
     echo "coverage: $t: $(grep -c '^ok' "$t.replay.log") inputs replayed"
   else
     echo "coverage: $t FAILED, see $build/$t.replay.log" >&2

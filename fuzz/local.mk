@@ -67,6 +67,7 @@ fuzz-corpus: fuzz/gen-corpus$(EXEEXT)
 
 # make fuzz: every target (or FUZZ_TARGETS) for FUZZ_SECONDS each, in a
 # tree built for fuzzing, relinked here with FUZZ_ENGINE (see fuzz/README).
+# main.c is recompiled too: with the engine it must not define main().
 FUZZ_SECONDS = 60
 FUZZ_TARGETS = $(fuzz_targets)
 fuzz:
@@ -74,7 +75,7 @@ fuzz:
 	  echo "make fuzz: give the engine, e.g. make fuzz FUZZ_ENGINE=-fsanitize=fuzzer," >&2; \
 	  echo "in a tree configured for fuzzing with clang (see fuzz/README)" >&2; \
 	  exit 1; fi
-	$(AM_V_at)rm -f $(FUZZ_TARGETS)
+	$(AM_V_at)rm -f $(FUZZ_TARGETS) $(FUZZ_TARGETS:=-main.$(OBJEXT))
 	$(AM_V_at)$(MAKE) $(AM_MAKEFLAGS) $(FUZZ_TARGETS) FUZZ_ENGINE='$(FUZZ_ENGINE)'
 	$(AM_V_at)$(SHELL) $(srcdir)/fuzz/run-fuzzers.sh $(FUZZ_SECONDS) $(srcdir)/fuzz $(FUZZ_TARGETS)
 .PHONY: fuzz
@@ -84,6 +85,6 @@ EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
-	fuzz/keystore_fuzzer.dict fuzz/bundle_fuzzer.dict \
+	fuzz/keystore_fuzzer.dict fuzz/bundle_fuzzer.dict fuzz/session_fuzzer.dict \
 	fuzz/meshara.dict fuzz/README fuzz/run-fuzzers.sh fuzz/coverage.sh \
 	fuzz/oss-fuzz

@@ -44,8 +44,8 @@ for t in "$@"; do
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log")
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$work/log")
   cov=$(sed -n 's/.*DONE *cov: *\([0-9]*\).*/\1/p' "$work/log" | tail -n 1)
-  files=$(ls "$work/corpus" | wc -l)
-  found=$(ls "$work/crashes" | wc -l)
+  files=$(find "$work/corpus" -type f | wc -l)
+  found=$(find "$work/crashes" -type f | wc -l)
   if [ $rc -ne 0 ] || [ "$found" -ne 0 ]; then
     result="FOUND $found input(s) in $work/crashes (exit $rc), see $work/log"
     status=1

@@ -117,7 +117,7 @@ copy_exact (const uint8_t *p, size_t n)
   return c;
 }
 
-static gboolean
+static void
 write_init (const uint8_t s_priv[32], const uint8_t s_pub[32],
             const uint8_t e_priv[32], const uint8_t ed_pub[32],
             const uint8_t sig[64], uint8_t init[MESH_SESSION_INIT_LEN],
@@ -139,7 +139,6 @@ write_init (const uint8_t s_priv[32], const uint8_t s_pub[32],
       fprintf (stderr, "writing an init failed: %s\n", error->message);
       abort ();
     }
-  return TRUE;
 }
 
 static void
@@ -360,7 +359,7 @@ op_clock (Model *m, MeshFuzzInput *in, gboolean backwards)
   unsigned e = mesh_fuzz_u8 (in) % 16;
   gboolean expect;
 
-  while (e-- > 0)
+  for (; e > 0; e--)
     d *= 10;
 
   if (backwards)
@@ -409,8 +408,14 @@ run_ops (MeshSession *s, const uint8_t *key, uint64_t now, MeshFuzzInput *in)
           op_sealed (&m, in, m.top + mesh_fuzz_u8 (in), FALSE);
           break;
         case 2:
-          /* Wraps below zero into counters beyond the limit. */
-          op_sealed (&m, in, m.top - 1 - mesh_fuzz_u16 (in), FALSE);
+          {
+            /* Below zero wraps around, into counters beyond the limit
+               (spelled out: OSS-Fuzz's UBSan reports unsigned wraps). */
+            uint64_t d = mesh_fuzz_u16 (in);
+
+            op_sealed (&m, in, m.top > d ? m.top - 1 - d : G_MAXUINT64 - (d - m.top),
+                       FALSE);
+          }
           break;
         case 3:
           op_sealed (&m, in, mesh_fuzz_u64 (in), FALSE);

@@ -58,18 +58,20 @@ for flag in $(pkg-config --static --libs glib-2.0 gobject-2.0 nettle hogweed \
   esac
 done
 
-cppflags="-I. -Ilib -Ifuzz -DG_LOG_DOMAIN=\"Meshara\" -DMESHARA_COMPILATION -D_GNU_SOURCE
-  $(pkg-config --cflags glib-2.0 nettle libprotobuf-c)"
+cppflags=(-I. -Ilib -Ifuzz '-DG_LOG_DOMAIN="Meshara"' -DMESHARA_COMPILATION
+          -D_GNU_SOURCE)
+read -r -a depflags <<< "$(pkg-config --cflags glib-2.0 nettle libprotobuf-c)"
+read -r -a gnutlsflags <<< "$(pkg-config --cflags gnutls)"
 
 # shellcheck disable=SC2086
-$CC $CFLAGS $(pkg-config --cflags gnutls) -c fuzz/oss-fuzz/no_system_random.c \
+$CC $CFLAGS "${gnutlsflags[@]}" -c fuzz/oss-fuzz/no_system_random.c \
   -o "$WORK/no_system_random.o"
 
 for src in fuzz/*_fuzzer.c; do
   name=$(basename "$src" .c)
   # main.c is left out: the engine brings main().
   # shellcheck disable=SC2086
-  $CC $CFLAGS $cppflags -c "$src" -o "$WORK/$name.o"
+  $CC $CFLAGS "${cppflags[@]}" "${depflags[@]}" -c "$src" -o "$WORK/$name.o"
   # shellcheck disable=SC2086
   $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" \
     -Wl,--start-group lib/wire/.libs/libmesh-wire.a \
