@@ -9,6 +9,7 @@ include lib/sim/local.mk
 lib_LTLIBRARIES += lib/libmeshara.la
 lib_libmeshara_la_SOURCES = lib/version.c
 lib_libmeshara_la_LIBADD = \
+	lib/net/libmesh-net.la \
 	lib/engine/libmesh-engine.la \
 	lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la \

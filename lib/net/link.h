@@ -7,7 +7,10 @@
  *
  * Callbacks run only from the context's dispatch, never from inside a
  * mesh_net_link_*() call, so a caller may send, close or unref from any
- * callback.  After closed() no callback runs again.
+ * callback.  After closed() no callback runs again.  A callback that
+ * iterates the context itself does not get the same link dispatched
+ * again until it returns.  A link is used from its context's thread
+ * only.
  *
  * Ownership: the creator holds the one reference.  Dropping the last
  * reference closes the socket at once, without callbacks. */
@@ -50,7 +53,10 @@ typedef struct {
 
 typedef struct {
   /* The handshake completed and the peer's key passed verification (and
-   * the pin, if one was given).  peer_ed_pub: 32 bytes, transfer none. */
+   * the pin, if one was given).  peer_ed_pub: 32 bytes, transfer none.
+   * In TLS 1.3 a client finishes before the server has checked the
+   * client's certificate: a server that refuses it closes the link right
+   * after the client saw established(). */
   void (*established) (MeshNetLink *link, const uint8_t *peer_ed_pub,
                        gpointer user_data);
   /* One complete frame body (without the 4-byte header), valid during the
@@ -131,8 +137,9 @@ gboolean mesh_net_link_send (MeshNetLink *link, const guint8 *frame, gsize len,
                              GError **error);
 
 /* Graceful close: queued frames are written, then TLS close_notify and a
- * TCP half-close; closed() follows when the peer answers or after
- * close_timeout_ms.  No frame is delivered after this call. */
+ * TCP half-close; closed() follows (error NULL) when the peer answers or
+ * after close_timeout_ms.  Before the handshake completed it just closes.
+ * No frame is delivered after this call. */
 void mesh_net_link_close (MeshNetLink *link);
 
 /* Close at once, dropping what is queued; closed() reports reason. */

@@ -355,8 +355,10 @@ raw_tls_step (GSocket *socket, GIOCondition condition, gpointer user_data)
   return G_SOURCE_REMOVE;
 }
 
+/* A hand-made GnuTLS session of either role on socket (taken over). */
 static RawTls *
-raw_tls_new (Fixture *f, const MeshIdentity *id, const char *alpn)
+raw_tls_new_on (Fixture *f, const MeshIdentity *id, const char *alpn,
+                gboolean server, GSocket *socket)
 {
   RawTls *r = g_new0 (RawTls, 1);
   gnutls_x509_privkey_t key;
@@ -378,8 +380,8 @@ raw_tls_new (Fixture *f, const MeshIdentity *id, const char *alpn)
   gnutls_x509_privkey_deinit (key);
   mesh_tls_credentials_unref (creds);
 
-  g_assert_cmpint (gnutls_init (&r->session, GNUTLS_CLIENT | GNUTLS_NONBLOCK
-                                | GNUTLS_NO_SIGNAL), ==, 0);
+  g_assert_cmpint (gnutls_init (&r->session, (server ? GNUTLS_SERVER : GNUTLS_CLIENT)
+                                | GNUTLS_NONBLOCK | GNUTLS_NO_SIGNAL), ==, 0);
   g_assert_cmpint (gnutls_priority_set_direct (r->session,
                                                "NORMAL:-VERS-ALL:+VERS-TLS1.3", NULL), ==, 0);
   g_assert_cmpint (gnutls_credentials_set (r->session, GNUTLS_CRD_CERTIFICATE, r->cred), ==, 0);
@@ -389,14 +391,20 @@ raw_tls_new (Fixture *f, const MeshIdentity *id, const char *alpn)
 
       g_assert_cmpint (gnutls_alpn_set_protocols (r->session, &proto, 1, 0), ==, 0);
     }
-  r->socket = raw_connect (f->addr);
+  r->socket = socket;
   gnutls_transport_set_int (r->session, g_socket_get_fd (r->socket));
-  /* The ClientHello fits the socket buffer: from here on it only reads. */
+  /* Each flight fits the socket buffer: only reads ever wait. */
   raw_tls_step (r->socket, G_IO_OUT, r);
   r->source = g_socket_create_source (r->socket, G_IO_IN, NULL);
   g_source_set_callback (r->source, G_SOURCE_FUNC (raw_tls_step), r, NULL);
   g_source_attach (r->source, f->ctx);
   return r;
+}
+
+static RawTls *
+raw_tls_new (Fixture *f, const MeshIdentity *id, const char *alpn)
+{
+  return raw_tls_new_on (f, id, alpn, FALSE, raw_connect (f->addr));
 }
 
 static void
@@ -634,6 +642,49 @@ test_alpn_missing (Fixture *f, gconstpointer data)
   g_assert_false (b->established);
   assert_error_has (b->close_error, MESHARA_ERROR_UNSUPPORTED_VERSION, "ALPN");
   raw_tls_free (r);
+}
+
+/* Our client against a TLS server that selects no ALPN protocol. */
+static void
+test_alpn_server_missing (Fixture *f, gconstpointer data)
+{
+  GSocket *lsock, *conn = NULL;
+  GSocketAddress *sa;
+  GError *error = NULL;
+  char *addr;
+  RawTls *r;
+  Peer *a = peer_new ();
+
+  lsock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM,
+                        G_SOCKET_PROTOCOL_TCP, &error);
+  sa = mesh_net_parse_address ("127.0.0.1:0", &error);
+  g_assert_true (g_socket_bind (lsock, sa, TRUE, &error));
+  g_assert_true (g_socket_listen (lsock, &error));
+  g_object_unref (sa);
+  g_socket_set_blocking (lsock, FALSE);
+  sa = g_socket_get_local_address (lsock, &error);
+  g_assert_no_error (error);
+  addr = g_strdup_printf ("127.0.0.1:%u",
+                          g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (sa)));
+  g_object_unref (sa);
+
+  a->link = mesh_net_link_connect (f->ctx, f->creds_a, NULL, addr, NULL,
+                                   &peer_callbacks, a, &error);
+  g_assert_no_error (error);
+  WAIT_FOR (f->ctx, (conn = g_socket_accept (lsock, NULL, NULL)) != NULL,
+            "the raw server to accept");
+  g_socket_set_blocking (conn, FALSE);
+  r = raw_tls_new_on (f, &f->id_b, NULL, TRUE, conn);
+  WAIT_FOR (f->ctx, a->closed, "the client to refuse a server without ALPN");
+  g_assert_false (a->established);
+  assert_error_has (a->close_error, MESHARA_ERROR_UNSUPPORTED_VERSION, "ALPN");
+  assert_error_has (a->close_error, 0, MESH_TLS_ALPN);
+
+  raw_tls_free (r);
+  g_socket_close (lsock, NULL);
+  g_object_unref (lsock);
+  g_free (addr);
+  peer_free (a);
 }
 
 static void
@@ -1084,6 +1135,7 @@ main (int argc, char **argv)
   ADD ("pin-mismatch", test_pin_mismatch, FALSE);
   ADD ("alpn-mismatch", test_alpn_mismatch, FALSE);
   ADD ("alpn-missing", test_alpn_missing, FALSE);
+  ADD ("alpn-server-missing", test_alpn_server_missing, FALSE);
   ADD ("not-tls", test_not_tls, FALSE);
   ADD ("burst", test_burst, FALSE);
   ADD ("large-frame", test_large_frame, FALSE);
