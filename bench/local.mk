@@ -28,3 +28,25 @@ noinst_PROGRAMS += bench/bench-engine
 bench_bench_engine_SOURCES = bench/bench-engine.c bench/stats.c bench/stats.h
 bench_bench_engine_LDADD = lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
+
+# Fixed, deterministic workloads whose instruction counts (callgrind) are
+# compared with bench/baseline/instructions.json by bench-check.sh.
+noinst_PROGRAMS += bench/bench-workloads
+bench_bench_workloads_SOURCES = bench/bench-workloads.c
+bench_bench_workloads_LDADD = lib/sim/libmesh-sim.la lib/engine/libmesh-engine.la \
+	lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
+EXTRA_DIST += bench/bench-check.sh bench/baseline/instructions.json bench/README
+
+# make bench-check: fail when a workload's instruction count rose more
+# than THRESHOLD percent (default 3) over the baseline; make bench-baseline
+# records the counts of this build as the new baseline.  Another
+# baseline file: make bench-check BENCH_BASELINE_FILE=PATH.
+BENCH_BASELINE_FILE = $(srcdir)/bench/baseline/instructions.json
+BENCH_CHECK_ENV = CC="$(CC)" CFLAGS="$(CFLAGS)" LIBTOOL="$(LIBTOOL)" \
+	VALGRIND="$(VALGRIND)" BENCH_WORKLOADS=bench/bench-workloads \
+	BENCH_BASELINE="$(BENCH_BASELINE_FILE)"
+bench-check: bench/bench-workloads
+	$(BENCH_CHECK_ENV) $(SHELL) $(srcdir)/bench/bench-check.sh
+bench-baseline: bench/bench-workloads
+	$(BENCH_CHECK_ENV) $(SHELL) $(srcdir)/bench/bench-check.sh --update
+.PHONY: bench-check bench-baseline

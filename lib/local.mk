@@ -23,4 +23,5 @@ mesharainclude_HEADERS = \
 	lib/meshara/meshara.h \
 	lib/meshara/meshara-version.h \
 	lib/meshara/meshara-error.h \
-	lib/meshara/meshara-identity.h
+	lib/meshara/meshara-identity.h \
+	lib/meshara/meshara-node.h

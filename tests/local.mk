@@ -17,6 +17,7 @@ unit_tests = \
 	tests/test-gossip \
 	tests/test-dht \
 	tests/net/test-link \
+	tests/net/test-node \
 	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
@@ -88,3 +89,12 @@ tests_net_test_link_SOURCES = tests/net/test-link.c tests/testutil.h
 tests_net_test_link_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_link_LDADD = lib/net/libmesh-net.la lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
+
+# "meshara demo" over TLS on 127.0.0.1.
+dist_check_SCRIPTS += tests/test-demo.sh
+TESTS += tests/test-demo.sh
+
+# MesharaNode: several nodes over TLS on 127.0.0.1 in one process.
+tests_net_test_node_SOURCES = tests/net/test-node.c tests/testutil.h
+tests_net_test_node_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)

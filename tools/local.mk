@@ -5,7 +5,8 @@ bin_PROGRAMS += tools/meshara
 tools_meshara_SOURCES = \
 	tools/meshara.c tools/meshara-tool.h \
 	tools/cmd-keygen.c tools/cmd-id.c \
-	tools/cmd-sim.c
+	tools/cmd-sim.c \
+	tools/cmd-node.c tools/cmd-send.c tools/cmd-demo.c
 tools_meshara_CPPFLAGS = \
 	-I$(top_srcdir)/lib -I$(top_builddir)/lib -D_GNU_SOURCE
 # "meshara sim" runs the internal simulator and engine: their convenience

@@ -36,6 +36,16 @@ typedef struct {
 int tool_cmd_keygen (int argc, char **argv);
 int tool_cmd_id (int argc, char **argv);
 int tool_cmd_sim (int argc, char **argv);
+int tool_cmd_node (int argc, char **argv);
+int tool_cmd_send (int argc, char **argv);
+int tool_cmd_broadcast (int argc, char **argv);
+int tool_cmd_peers (int argc, char **argv);
+int tool_cmd_demo (int argc, char **argv);
+
+/* The control socket of "meshara node" inside its data directory, and
+ * the longest command line it takes (the newline included). */
+#define TOOL_CONTROL_SOCKET_NAME "control.sock"
+#define TOOL_CONTROL_LINE_MAX 65536
 
 /* Print "meshara CMD: MESSAGE" on stderr; returns TOOL_EXIT_FAILURE. */
 int tool_error (const char *format, ...) G_GNUC_PRINTF (1, 2);

@@ -9,5 +9,6 @@
 #include <meshara/meshara-version.h>
 #include <meshara/meshara-error.h>
 #include <meshara/meshara-identity.h>
+#include <meshara/meshara-node.h>
 
 #endif

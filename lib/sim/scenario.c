@@ -272,6 +272,8 @@ typedef struct {
   /* The route of the first message that had to arrive and failed, as
    * the engines held it then: what an engine engineer needs first. */
   char fail_route[160];
+  /* The same for lookups. */
+  char fail_lookup[160];
 } Run;
 
 static void
@@ -578,10 +580,20 @@ on_lookup_done (Run *run, uint32_t node, const MeshEvent *ev)
       add_sample (run->lk_lat, (double) ev->latency_ns / 1e6);
     }
   else
-    g_debug ("%s: lookup %u of node %u from node %u failed: %s", run->name,
-             index, l->target, node,
-             ev->bundle == NULL ? (ev->reason ? ev->reason : "not found")
-                                : "wrong record");
+    {
+      const char *why = ev->bundle == NULL
+                        ? (ev->reason ? ev->reason : "not found")
+                        : !address_ok ? "record without the node's address"
+                                      : "record of another node";
+
+      g_debug ("%s: lookup %u of node %u from node %u failed: %s", run->name,
+               index, l->target, node, why);
+      if (run->fail_lookup[0] == '\0')
+        g_snprintf (run->fail_lookup, sizeof run->fail_lookup,
+                    "lookup of node %u from node %u at %.1f s: %s",
+                    l->target, node,
+                    (double) mesh_sim_now (run->sim) / 1e9, why);
+    }
 }
 
 static void
@@ -720,18 +732,24 @@ typedef struct {
   uint32_t first;
 } Range;
 
+static uint32_t
+private_resolved (Run *run, uint32_t first)
+{
+  uint32_t resolved = 0;
+
+  for (uint32_t i = first; i < run->priv->len; i++)
+    resolved += g_array_index (run->priv, Priv, i).resolved;
+  return resolved;
+}
+
 static gboolean
 private_done (MeshSim *sim, void *user_data)
 {
   Range *range = user_data;
   Run *run = range->run;
-  uint32_t total = run->priv->len - range->first, resolved = 0;
+  uint32_t total = run->priv->len - range->first;
+  uint32_t resolved = private_resolved (run, range->first);
 
-  for (uint32_t i = range->first; i < run->priv->len; i++)
-    {
-      Priv *m = &g_array_index (run->priv, Priv, i);
-      resolved += m->resolved;
-    }
   report (run, resolved, total);
   return run->priv_next >= run->priv->len && resolved == total;
 }
@@ -911,26 +929,46 @@ launch_lookups (Run *run, uint32_t first, uint64_t spacing)
   return t;
 }
 
+static uint32_t
+lookups_finished (Run *run, uint32_t first)
+{
+  uint32_t done = 0;
+
+  for (uint32_t i = first; i < run->look->len; i++)
+    done += g_array_index (run->look, Lookup, i).done;
+  return done;
+}
+
 static gboolean
 lookups_done (MeshSim *sim, void *user_data)
 {
   Range *range = user_data;
   Run *run = range->run;
-  uint32_t total = run->look->len - range->first, done = 0;
+  uint32_t total = run->look->len - range->first;
+  uint32_t done = lookups_finished (run, range->first);
 
-  for (uint32_t i = range->first; i < run->look->len; i++)
-    done += g_array_index (run->look, Lookup, i).done;
   report (run, done, total);
   return run->look_next >= run->look->len && done == total;
 }
 
+/* Messages from ranges[0].first and lookups from ranges[1].first. */
 static gboolean
 everything_done (MeshSim *sim, void *user_data)
 {
   Range *ranges = user_data;
-  return private_done (sim, &ranges[0]) && lookups_done (sim, &ranges[1]);
+  Run *run = ranges[0].run;
+  uint32_t total = run->priv->len - ranges[0].first
+                   + run->look->len - ranges[1].first;
+  uint32_t done = private_resolved (run, ranges[0].first)
+                  + lookups_finished (run, ranges[1].first);
+
+  report (run, done, total);
+  return run->priv_next >= run->priv->len
+         && run->look_next >= run->look->len && done == total;
 }
 
+/* Totals; the caller then judges them and may add the first failure
+ * with lookup_failure(). */
 static void
 total_lookups (Run *run)
 {
@@ -939,6 +977,13 @@ total_lookups (Run *run)
   r->lookups = run->look->len;
   r->dht_success_rate = r->lookups ? (double) r->lookups_ok / r->lookups
                                    : 1.0;
+}
+
+static void
+lookup_failure (Run *run)
+{
+  if (run->fail_lookup[0] != '\0')
+    fail (run, "first failed %s", run->fail_lookup);
 }
 
 /* ---- Scenarios */
@@ -1055,9 +1100,12 @@ scenario_dht (Run *run)
   r->latency_ms_p50 = percentile (run->lk_lat, 0.5);
   r->latency_ms_p99 = percentile (run->lk_lat, 0.99);
   if (r->success_rate < 0.999)
-    fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups "
-          "found the right record (%.2f %%, need 99.9 %%)", r->lookups_ok,
-          r->lookups, 100 * r->success_rate);
+    {
+      fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups "
+            "found the right record (%.2f %%, need 99.9 %%)", r->lookups_ok,
+            r->lookups, 100 * r->success_rate);
+      lookup_failure (run);
+    }
   if (r->hops_p50 > 4)
     fail (run, "median lookup takes %.0f rounds, more than 4", r->hops_p50);
 }
@@ -1292,9 +1340,13 @@ scenario_churn (Run *run)
   total_private (run);
   total_lookups (run);
   if (run->r->dht_success_rate < 0.99)
-    fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups "
-          "during churn succeeded (%.2f %%, need 99 %%)", run->r->lookups_ok,
-          run->r->lookups, 100 * run->r->dht_success_rate);
+    {
+      fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups "
+            "during churn succeeded (%.2f %%, need 99 %%)",
+            run->r->lookups_ok, run->r->lookups,
+            100 * run->r->dht_success_rate);
+      lookup_failure (run);
+    }
 
 out:
   g_free (actions);
@@ -1630,8 +1682,11 @@ scenario_hostile (Run *run)
                            last + run->p->phase_deadline_ns);
   total_lookups (run);
   if (r->lookups_ok < r->lookups)
-    fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups of "
-          "the victim found its genuine record", r->lookups_ok, r->lookups);
+    {
+      fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " lookups of "
+            "the victim found its genuine record", r->lookups_ok, r->lookups);
+      lookup_failure (run);
+    }
   if (r->forged_accepted > 0)
     fail (run, "%" G_GUINT64_FORMAT " forged broadcasts or records were "
           "accepted", r->forged_accepted);

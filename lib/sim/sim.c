@@ -205,7 +205,6 @@ struct MeshSim {
   GArray *edges;            /* Edge */
   GArray *edge_list;        /* uint32_t pairs, for mesh_sim_edges() */
   GArray *pending;          /* Pair: connects scheduled */
-  GArray *scratch;          /* size_t */
 
   Event *heap;
   size_t heap_len, heap_cap;
@@ -1011,7 +1010,6 @@ mesh_sim_new (const MeshSimConfig *config, GError **error)
   sim->edges = g_array_new (FALSE, FALSE, sizeof (Edge));
   sim->edge_list = g_array_new (FALSE, FALSE, sizeof (uint32_t));
   sim->pending = g_array_new (FALSE, FALSE, sizeof (Pair));
-  sim->scratch = g_array_new (FALSE, FALSE, sizeof (size_t));
   sim->pool.slabs = g_ptr_array_new_with_free_func (g_free);
   sim->partition = mesh_sim_partition_new (sim->n_nodes);
   sim->n_ends = 1;
@@ -1066,7 +1064,6 @@ mesh_sim_free (MeshSim *sim)
   g_ptr_array_unref (sim->pool.slabs);
   mesh_sim_partition_free (sim->partition);
   g_array_unref (sim->pending);
-  g_array_unref (sim->scratch);
   g_array_unref (sim->edge_list);
   g_array_unref (sim->edges);
   g_free (sim->heap);
@@ -1403,6 +1400,7 @@ void
 mesh_sim_node_leave (MeshSim *sim, uint32_t node)
 {
   Node *n;
+  GArray *down;
 
   g_return_if_fail (node < sim->n_nodes);
   n = &sim->nodes[node];
@@ -1414,6 +1412,9 @@ mesh_sim_node_leave (MeshSim *sim, uint32_t node)
    * host. */
   n->up = FALSE;
   node_disarm (n);
+  /* Local: the engine's answers may reach a scenario that makes another
+   * node leave. */
+  down = g_array_new (FALSE, FALSE, sizeof (MeshLinkId));
   for (size_t i = 1; i < sim->n_ends; i++)
     {
       LinkEnd *e = &sim->ends[i];
@@ -1430,15 +1431,16 @@ mesh_sim_node_leave (MeshSim *sim, uint32_t node)
                                                       sim->now),
                     EV_LINK_DOWN, pe->node, peer_end ((MeshLinkId) i), 0,
                     NULL);
-      g_array_append_val (sim->scratch, i);
+      if (e->epoch == n->epoch)
+        {
+          MeshLinkId id = (MeshLinkId) i;
+          g_array_append_val (down, id);
+        }
     }
-  for (guint k = 0; k < sim->scratch->len; k++)
-    {
-      size_t i = g_array_index (sim->scratch, size_t, k);
-      if (sim->ends[i].epoch == n->epoch)
-        n->ops->link_down (n->engine, (MeshLinkId) i, sim->now);
-    }
-  g_array_set_size (sim->scratch, 0);
+  for (guint k = 0; k < down->len; k++)
+    n->ops->link_down (n->engine, g_array_index (down, MeshLinkId, k),
+                       sim->now);
+  g_array_unref (down);
 }
 
 void

@@ -100,7 +100,8 @@ void mesh_sim_node_identity (uint64_t seed, uint32_t index, MeshIdentity *id);
 
 /* Every engine event, after the simulator recorded it in the trace.  May
  * call the node commands below (engine.h lets the event callback call
- * back into the engine). */
+ * back into the engine), but must not restart the node whose engine is
+ * calling: schedule that with mesh_sim_schedule(). */
 typedef void (*MeshSimEventFunc) (MeshSim *sim, uint32_t node,
                                   const MeshEvent *event, void *user_data);
 void mesh_sim_set_event_func (MeshSim *sim, MeshSimEventFunc func,
@@ -249,7 +250,8 @@ typedef struct {
   uint64_t frames_rejected;       /* failed the receiver's frame reader */
   uint64_t bytes_in_flight, peak_bytes_in_flight;
   uint64_t pool_bytes;            /* held by the frame buffer pool */
-  uint64_t links_opened, links_up;
+  uint64_t links_opened;
+  uint64_t links_up;              /* link ends up now, two per link */
   uint64_t links_refused;         /* an engine's link_up failed */
   uint64_t closes_by_engine;      /* close_link callbacks */
   uint64_t connects_requested, connects_made, connects_failed;

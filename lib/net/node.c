@@ -1,0 +1,1255 @@
+/* MesharaNode: the engine on real sockets.  TLS links (link.c) feed
+ * frames into the sans-I/O engine, the engine's output goes back to the
+ * links, one GSource timer follows mesh_engine_next_timeout(), and engine
+ * events become GObject signals.
+ *
+ * Starting a link: the engine needs the peer's whole public bundle at
+ * mesh_engine_link_up(), but TLS proves only the Ed25519 key.  A link we
+ * open knows the bundle from the public key string it was given (or from
+ * the engine's connect request) and starts at once; a link we accepted
+ * waits for the peer's HELLO, takes the bundle from it, checks that its
+ * Ed25519 key is the one TLS verified, and then starts the engine link and
+ * hands it that HELLO.  Hence an outgoing link always needs the peer's
+ * public key: two sides both waiting for HELLO would wait forever. */
+#include "config.h"
+
+#include "net/link.h"
+#include "net/tls.h"
+#include "engine/engine.h"
+#include "wire/codec.h"
+#include "wire/frame.h"
+#include "crypto/identity.h"
+#include "crypto/util.h"
+
+#include <string.h>
+#include <meshara/meshara.h>
+
+/* Incoming connections taken per second; beyond that they are closed at
+ * accept, before any TLS work. */
+#define NODE_ACCEPTS_PER_S 200
+
+/* An accepted link holds a peer slot before its HELLO: it gets this long
+ * after the TCP accept (the TLS handshake included) to send it. */
+#define NODE_HELLO_TIMEOUT_MS 15000
+
+typedef struct {
+  MesharaNode *node;
+  MeshNetLink *link;
+  guint32 id;
+  gboolean up;                  /* mesh_engine_link_up() done */
+  gboolean have_bundle;         /* outgoing: known before HELLO */
+  MeshPublicBundle bundle;
+  char *address;                /* outgoing: what we connected to */
+  GSource *hello_timer;         /* incoming, until the engine link is up */
+} NodeLink;
+
+struct _MesharaNode {
+  GObject parent;
+
+  MesharaIdentity *identity;
+  GMainContext *context;
+  char *listen_address;
+  guint max_peers;
+
+  gboolean running;
+  MeshTlsCredentials *creds;
+  MeshListener *listener;
+  MeshEngine *engine;
+  GSource *timer;
+  char *bound_address;
+  GHashTable *links;            /* id -> NodeLink*, owned */
+  guint32 next_link_id;
+  guint peers_up;
+
+  /* Calls into the node in progress: engine calls (whose event callback
+   * may re-enter) and link callbacks.  A stop inside one of them (from a
+   * signal handler) leaves the engine and the links to be freed when the
+   * outermost returns, since the callers still hold pointers to them. */
+  guint busy;
+  MeshEngine *engine_dead;
+  GHashTable *links_dead;
+
+  guint64 closed_queue_full;    /* links closed for backpressure */
+};
+
+enum {
+  PROP_0,
+  PROP_IDENTITY,
+  PROP_LISTEN_ADDRESS,
+  PROP_MAX_PEERS,
+  PROP_PORT,
+  N_PROPS
+};
+
+enum {
+  SIG_PRIVATE_MESSAGE,
+  SIG_BROADCAST,
+  SIG_DELIVERED,
+  SIG_DELIVERY_FAILED,
+  SIG_PEER_CONNECTED,
+  SIG_PEER_DISCONNECTED,
+  SIG_LOOKUP_DONE,
+  SIG_LINK_FAILED,
+  N_SIGNALS
+};
+
+static GParamSpec *props[N_PROPS];
+static guint signals[N_SIGNALS];
+
+G_DEFINE_FINAL_TYPE (MesharaNode, meshara_node, G_TYPE_OBJECT)
+
+static void node_link_free (gpointer data);
+
+/* ---------------------------------------------------------------------- */
+/* Time and the engine timer */
+
+static uint64_t
+now_ns (void)
+{
+  return (uint64_t) g_get_monotonic_time () * 1000u;
+}
+
+static void
+rearm_timer (MesharaNode *node)
+{
+  uint64_t due;
+
+  if (node->engine == NULL || node->timer == NULL)
+    return;
+  due = mesh_engine_next_timeout (node->engine);
+  if (due == UINT64_MAX)
+    g_source_set_ready_time (node->timer, -1);
+  else
+    /* Round up: waking a microsecond early would find nothing due and
+     * spin. */
+    g_source_set_ready_time (node->timer,
+                             (gint64) MIN ((due + 999u) / 1000u,
+                                           (uint64_t) G_MAXINT64));
+}
+
+/* Every call into the engine and every link callback is bracketed by
+ * these: the node stays alive meanwhile, what a stop left behind is freed
+ * at the end, and the timer is re-armed.  Nothing may touch a NodeLink
+ * after the outermost node_leave(). */
+static void
+node_enter (MesharaNode *node)
+{
+  g_object_ref (node);
+  node->busy++;
+}
+
+static void
+node_leave (MesharaNode *node)
+{
+  if (--node->busy == 0)
+    {
+      g_clear_pointer (&node->links_dead, g_hash_table_unref);
+      g_clear_pointer (&node->engine_dead, mesh_engine_free);
+      rearm_timer (node);
+    }
+  g_object_unref (node);
+}
+
+static gboolean
+timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
+{
+  MesharaNode *node = user_data;
+
+  (void) callback;
+  g_source_set_ready_time (source, -1);
+  if (!node->running)
+    return G_SOURCE_CONTINUE;
+  node_enter (node);
+  mesh_engine_tick (node->engine, now_ns ());
+  node_leave (node);
+  return G_SOURCE_CONTINUE;
+}
+
+static GSourceFuncs timer_funcs = { NULL, NULL, timer_dispatch, NULL,
+                                    NULL, NULL };
+
+/* ---------------------------------------------------------------------- */
+/* Links */
+
+static NodeLink *
+link_get (MesharaNode *node, guint32 id)
+{
+  return node->links ? g_hash_table_lookup (node->links, GUINT_TO_POINTER (id))
+                     : NULL;
+}
+
+static guint32
+link_new_id (MesharaNode *node)
+{
+  for (;;)
+    {
+      guint32 id = node->next_link_id++;
+
+      if (id != MESH_LINK_NONE && id != UINT32_MAX && link_get (node, id) == NULL)
+        return id;
+    }
+}
+
+static void
+node_link_free (gpointer data)
+{
+  NodeLink *nl = data;
+
+  if (nl->hello_timer != NULL)
+    {
+      g_source_destroy (nl->hello_timer);
+      g_source_unref (nl->hello_timer);
+    }
+  /* Dropping the last reference closes the socket without callbacks. */
+  g_clear_pointer (&nl->link, mesh_net_link_unref);
+  g_free (nl->address);
+  g_free (nl);
+}
+
+static void
+link_failed (MesharaNode *node, NodeLink *nl, const char *reason)
+{
+  g_signal_emit (node, signals[SIG_LINK_FAILED], 0,
+                 nl->address ? nl->address : "", reason);
+}
+
+/* The engine link starts: HELLO and our routes go out.  Called inside
+ * node_enter(). */
+static gboolean
+link_start (MesharaNode *node, NodeLink *nl)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!mesh_engine_link_up (node->engine, nl->id, &nl->bundle, now_ns (),
+                            &error))
+    {
+      mesh_net_link_abort (nl->link, error->message);
+      return FALSE;
+    }
+  nl->up = TRUE;
+  if (nl->hello_timer != NULL)
+    {
+      g_source_destroy (nl->hello_timer);
+      g_clear_pointer (&nl->hello_timer, g_source_unref);
+    }
+  /* A handler of its events may have stopped the node. */
+  return node->running;
+}
+
+static void
+on_established (MeshNetLink *link, const uint8_t *peer_ed_pub,
+                gpointer user_data)
+{
+  NodeLink *nl = user_data;
+  MesharaNode *node = nl->node;
+
+  (void) link;
+  if (!nl->have_bundle)
+    return;                     /* waits for the peer's HELLO */
+  if (!mesh_ct_equal (nl->bundle.ed_pub, peer_ed_pub, MESH_ED25519_KEY_LEN))
+    {
+      /* The pin makes TLS refuse this; checked again because the engine
+       * trusts the bundle it is given. */
+      mesh_net_link_abort (nl->link, "the peer's key differs from the "
+                           "expected public key");
+      return;
+    }
+  node_enter (node);
+  link_start (node, nl);
+  node_leave (node);
+}
+
+/* First frame of a link whose peer bundle we do not know: it must be a
+ * HELLO carrying a valid bundle for the key TLS verified. */
+static gboolean
+take_hello_bundle (NodeLink *nl, const guint8 *data, gsize len)
+{
+  g_autoptr (MeshWireBaseMessage) base = NULL;
+  g_autoptr (MeshWireHello) hello = NULL;
+  g_autoptr (GError) error = NULL;
+  const uint8_t *ed_pub = mesh_net_link_get_peer_ed_pub (nl->link);
+  char *reason;
+
+  base = mesh_wire_decode_base (data, len, MESH_FRAME_MAX_DEFAULT, &error);
+  if (base != NULL && base->type != MESH_WIRE_TYPE_HELLO)
+    g_set_error (&error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                 "the first frame is %s, not HELLO",
+                 mesh_wire_type_name (base->type));
+  if (error == NULL)
+    hello = mesh_wire_decode_hello (base->payload.data, base->payload.len,
+                                    &error);
+  if (error == NULL)
+    mesh_bundle_parse (&nl->bundle, hello->bundle.data, hello->bundle.len,
+                       &error);
+  if (error == NULL
+      && (ed_pub == NULL
+          || !mesh_ct_equal (ed_pub, nl->bundle.ed_pub, MESH_ED25519_KEY_LEN)))
+    g_set_error (&error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                 "the HELLO bundle is not the key the peer's TLS "
+                 "certificate holds");
+  if (error != NULL)
+    {
+      reason = g_strdup_printf ("bad HELLO: %s", error->message);
+      mesh_net_link_abort (nl->link, reason);
+      g_free (reason);
+      return FALSE;
+    }
+  nl->have_bundle = TRUE;
+  return TRUE;
+}
+
+static void
+on_frame (MeshNetLink *link, const guint8 *data, gsize len, gpointer user_data)
+{
+  NodeLink *nl = user_data;
+  MesharaNode *node = nl->node;
+
+  (void) link;
+  if (!node->running)
+    return;
+  node_enter (node);
+  if (!nl->up)
+    {
+      if (nl->have_bundle)
+        goto out;               /* link_start failed; the link is closing */
+      if (!take_hello_bundle (nl, data, len) || !link_start (node, nl))
+        goto out;
+    }
+  mesh_engine_receive (node->engine, nl->id, data, len, now_ns ());
+out:
+  node_leave (node);
+}
+
+static void
+on_closed (MeshNetLink *link, const GError *error, gpointer user_data)
+{
+  NodeLink *nl = user_data;
+  MesharaNode *node = nl->node;
+
+  (void) link;
+  if (!node->running)
+    return;
+  node_enter (node);
+  if (nl->up)
+    {
+      nl->up = FALSE;
+      mesh_engine_link_down (node->engine, nl->id, now_ns ());
+    }
+  else
+    link_failed (node, nl, error ? error->message
+                                 : "closed before the peer said HELLO");
+  /* Still running after the handlers: the link goes now.  Otherwise the
+   * stop took the table, and the link with it. */
+  if (node->links != NULL)
+    g_hash_table_remove (node->links, GUINT_TO_POINTER (nl->id));
+  node_leave (node);
+}
+
+static const MeshNetLinkCallbacks link_callbacks = {
+  on_established, on_frame, on_closed, NULL
+};
+
+static NodeLink *
+link_add (MesharaNode *node, MeshNetLink *link, const char *address)
+{
+  NodeLink *nl = g_new0 (NodeLink, 1);
+
+  nl->node = node;
+  nl->link = link;
+  nl->id = link_new_id (node);
+  nl->address = g_strdup (address);
+  mesh_net_link_set_id (link, nl->id);
+  g_hash_table_insert (node->links, GUINT_TO_POINTER (nl->id), nl);
+  return nl;
+}
+
+static gboolean
+link_to_node_exists (MesharaNode *node, const uint8_t *ed_pub)
+{
+  GHashTableIter iter;
+  gpointer value;
+
+  g_hash_table_iter_init (&iter, node->links);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      NodeLink *nl = value;
+      const uint8_t *k = nl->have_bundle ? nl->bundle.ed_pub
+                                         : mesh_net_link_get_peer_ed_pub (nl->link);
+
+      if (k != NULL && memcmp (k, ed_pub, MESH_ED25519_KEY_LEN) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+connect_to (MesharaNode *node, const char *address,
+            const MeshPublicBundle *peer, GError **error)
+{
+  MeshNetLink *link;
+  NodeLink *nl;
+
+  if (g_hash_table_size (node->links) >= node->max_peers)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
+                   "cannot connect to %s: %u links are open, the maximum "
+                   "number of peers", address, node->max_peers);
+      return FALSE;
+    }
+  link = mesh_net_link_connect (node->context, node->creds, NULL, address,
+                                peer->ed_pub, &link_callbacks, NULL, error);
+  if (link == NULL)
+    return FALSE;
+  nl = link_add (node, link, address);
+  nl->bundle = *peer;
+  nl->have_bundle = TRUE;
+  mesh_net_link_set_callbacks (link, &link_callbacks, nl);
+  return TRUE;
+}
+
+static gboolean
+on_hello_timeout (gpointer user_data)
+{
+  NodeLink *nl = user_data;
+
+  g_clear_pointer (&nl->hello_timer, g_source_unref);
+  mesh_net_link_abort (nl->link, "no HELLO in time");
+  return G_SOURCE_REMOVE;
+}
+
+static void
+on_accept (MeshListener *listener, MeshNetLink *link, gpointer user_data)
+{
+  MesharaNode *node = user_data;
+  NodeLink *nl;
+
+  (void) listener;
+  if (g_hash_table_size (node->links) >= node->max_peers)
+    {
+      mesh_net_link_unref (link);
+      return;
+    }
+  nl = link_add (node, link, NULL);
+  mesh_net_link_set_callbacks (link, &link_callbacks, nl);
+  nl->hello_timer = g_timeout_source_new (NODE_HELLO_TIMEOUT_MS);
+  g_source_set_callback (nl->hello_timer, on_hello_timeout, nl, NULL);
+  g_source_attach (nl->hello_timer, node->context);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Engine callbacks */
+
+static void
+engine_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame,
+                   size_t len)
+{
+  MesharaNode *node = user_data;
+  NodeLink *nl = link_get (node, id);
+  g_autoptr (GError) error = NULL;
+
+  if (nl == NULL || nl->link == NULL)
+    return;
+  if (!mesh_net_link_send (nl->link, frame, len, &error)
+      && g_error_matches (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED))
+    {
+      /* A peer that does not read its queue (1 MiB) away is closed rather
+       * than waited for: the engine has no way yet to hold frames back, and
+       * dropping some would break its sessions and routes.  Counted. */
+      node->closed_queue_full++;
+      mesh_net_link_abort (nl->link, "the send queue is full: the peer "
+                           "does not read fast enough");
+    }
+}
+
+static void
+engine_close_link (void *user_data, MeshLinkId id, const char *reason)
+{
+  MesharaNode *node = user_data;
+  NodeLink *nl = link_get (node, id);
+
+  if (nl != NULL && nl->link != NULL)
+    mesh_net_link_abort (nl->link, reason);
+}
+
+static void
+engine_connect (void *user_data, const MeshPublicBundle *peer,
+                const char *const *addresses, size_t n_addresses)
+{
+  MesharaNode *node = user_data;
+
+  if (n_addresses == 0 || !node->running
+      || link_to_node_exists (node, peer->ed_pub))
+    return;
+  /* Failures show later as a failed delivery; nothing to report here. */
+  connect_to (node, addresses[0], peer, NULL);
+}
+
+static char *
+hex32 (const uint8_t *b)
+{
+  return b ? mesh_node_id_to_hex (b) : g_strdup ("");
+}
+
+static void
+engine_event (void *user_data, const MeshEvent *ev)
+{
+  MesharaNode *node = user_data;
+  char *id = NULL, *who = NULL;
+  GBytes *data;
+
+  /* Stopped from a handler of an earlier event of the same step. */
+  if (!node->running)
+    return;
+  switch (ev->type)
+    {
+    case MESH_EVENT_PRIVATE_RECEIVED:
+      if (ev->bundle == NULL)
+        break;
+      who = mesh_bundle_to_string (ev->bundle);
+      id = hex32 (ev->message_id);
+      data = g_bytes_new (ev->data, ev->len);
+      g_signal_emit (node, signals[SIG_PRIVATE_MESSAGE], 0, who, id, data);
+      g_bytes_unref (data);
+      break;
+    case MESH_EVENT_BROADCAST_RECEIVED:
+      who = hex32 (ev->node_id);
+      id = hex32 (ev->message_id);
+      data = g_bytes_new (ev->data, ev->len);
+      g_signal_emit (node, signals[SIG_BROADCAST], 0, who, id, data);
+      g_bytes_unref (data);
+      break;
+    case MESH_EVENT_DELIVERED:
+      id = hex32 (ev->message_id);
+      g_signal_emit (node, signals[SIG_DELIVERED], 0, id,
+                     (guint64) (ev->latency_ns / 1000u));
+      break;
+    case MESH_EVENT_DELIVERY_FAILED:
+      id = hex32 (ev->message_id);
+      g_signal_emit (node, signals[SIG_DELIVERY_FAILED], 0, id,
+                     ev->reason ? ev->reason : "");
+      break;
+    case MESH_EVENT_PEER_CONNECTED:
+      node->peers_up++;
+      who = hex32 (ev->node_id);
+      g_signal_emit (node, signals[SIG_PEER_CONNECTED], 0, who);
+      break;
+    case MESH_EVENT_PEER_DISCONNECTED:
+      if (node->peers_up > 0)
+        node->peers_up--;
+      who = hex32 (ev->node_id);
+      g_signal_emit (node, signals[SIG_PEER_DISCONNECTED], 0, who);
+      break;
+    case MESH_EVENT_LOOKUP_DONE:
+      who = hex32 (ev->node_id);
+      g_signal_emit (node, signals[SIG_LOOKUP_DONE], 0, who,
+                     ev->bundle != NULL);
+      break;
+    case MESH_EVENT_PEER_MISBEHAVED:
+    default:
+      break;
+    }
+  g_free (id);
+  g_free (who);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Public API */
+
+/**
+ * meshara_node_new:
+ * @identity: the node's identity (referenced)
+ *
+ * Creates a stopped node bound to the thread-default #GMainContext; all
+ * its sockets, timers and signals run there.  It listens on
+ * "127.0.0.1:0" unless meshara_node_set_listen_address() says otherwise.
+ *
+ * Returns: (transfer full): the new node
+ */
+MesharaNode *
+meshara_node_new (MesharaIdentity *identity)
+{
+  g_return_val_if_fail (identity != NULL, NULL);
+  return g_object_new (MESHARA_TYPE_NODE, "identity", identity, NULL);
+}
+
+/**
+ * meshara_node_get_identity:
+ * @node: a node
+ *
+ * Returns: (transfer none): the node's identity
+ */
+MesharaIdentity *
+meshara_node_get_identity (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  return node->identity;
+}
+
+/**
+ * meshara_node_set_listen_address:
+ * @node: a stopped node
+ * @address: "ip:port" or "[ipv6]:port"; port 0 picks a free port
+ *
+ * Where meshara_node_start() listens.
+ */
+void
+meshara_node_set_listen_address (MesharaNode *node, const char *address)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (address != NULL);
+  g_return_if_fail (!node->running);
+  if (g_strcmp0 (node->listen_address, address) == 0)
+    return;
+  g_free (node->listen_address);
+  node->listen_address = g_strdup (address);
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_LISTEN_ADDRESS]);
+}
+
+/**
+ * meshara_node_get_listen_address:
+ * @node: a node
+ *
+ * Returns: (transfer none): the address as set
+ */
+const char *
+meshara_node_get_listen_address (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  return node->listen_address;
+}
+
+/**
+ * meshara_node_get_port:
+ * @node: a node
+ *
+ * Returns: the TCP port the running node listens on, 0 when stopped
+ */
+guint16
+meshara_node_get_port (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return node->listener ? mesh_listener_get_port (node->listener) : 0;
+}
+
+/**
+ * meshara_node_set_max_peers:
+ * @node: a stopped node
+ * @max_peers: links kept at most, incoming and outgoing (at least 1)
+ */
+void
+meshara_node_set_max_peers (MesharaNode *node, guint max_peers)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (max_peers > 0);
+  g_return_if_fail (!node->running);
+  if (node->max_peers == max_peers)
+    return;
+  node->max_peers = max_peers;
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_MAX_PEERS]);
+}
+
+/**
+ * meshara_node_get_max_peers:
+ * @node: a node
+ *
+ * Returns: the maximum number of links
+ */
+guint
+meshara_node_get_max_peers (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return node->max_peers;
+}
+
+/**
+ * meshara_node_is_running:
+ * @node: a node
+ *
+ * Returns: %TRUE between a successful meshara_node_start() and
+ *   meshara_node_stop()
+ */
+gboolean
+meshara_node_is_running (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  return node->running;
+}
+
+static char *
+address_to_string (GSocketAddress *address)
+{
+  GInetSocketAddress *inet = G_INET_SOCKET_ADDRESS (address);
+  GInetAddress *ip = g_inet_socket_address_get_address (inet);
+  char *host = g_inet_address_to_string (ip);
+  guint16 port = g_inet_socket_address_get_port (inet);
+  char *out;
+
+  if (g_inet_address_get_family (ip) == G_SOCKET_FAMILY_IPV6)
+    out = g_strdup_printf ("[%s]:%u", host, port);
+  else
+    out = g_strdup_printf ("%s:%u", host, port);
+  g_free (host);
+  return out;
+}
+
+/**
+ * meshara_node_start:
+ * @node: a stopped node
+ * @error: return location for a #GError, or %NULL
+ *
+ * Makes the TLS credentials from the identity, listens, and starts the
+ * protocol engine.
+ *
+ * Returns: %TRUE when the node runs, %FALSE with @error set (the address
+ *   is bad or busy, ...)
+ */
+gboolean
+meshara_node_start (MesharaNode *node, GError **error)
+{
+  const MeshIdentity *self;
+  MeshEngineConfig config;
+  MeshEngineCallbacks callbacks = {
+    engine_send_frame, engine_close_link, engine_connect, engine_event,
+    mesh_random_system
+  };
+  GSocketAddress *bound;
+  const char *addresses[2] = { NULL, NULL };
+  uint64_t now;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (node->running)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "the node is already running");
+      return FALSE;
+    }
+  if (node->links_dead != NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "the node cannot start again inside the callback that "
+                   "stopped it");
+      return FALSE;
+    }
+  self = mesh_identity_from_public (node->identity);
+  node->creds = mesh_tls_credentials_new (self,
+                                          g_get_real_time () / G_USEC_PER_SEC,
+                                          mesh_random_system, NULL, error);
+  if (node->creds == NULL)
+    return FALSE;
+  node->links = g_hash_table_new_full (NULL, NULL, NULL, node_link_free);
+  node->next_link_id = 1;
+  node->listener = mesh_listener_new (node->context, node->listen_address,
+                                      node->creds, NULL, NODE_ACCEPTS_PER_S,
+                                      on_accept, node, error);
+  if (node->listener == NULL)
+    {
+      g_clear_pointer (&node->links, g_hash_table_unref);
+      g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+      return FALSE;
+    }
+  bound = mesh_listener_get_address (node->listener);
+  node->bound_address = address_to_string (bound);
+  g_object_unref (bound);
+  addresses[0] = node->bound_address;
+
+  now = now_ns ();
+  mesh_engine_config_init (&config);
+  /* The engine's clock is the monotonic one; this ties it to the wall
+   * clock for message timestamps. */
+  config.wall_epoch_ms = (uint64_t) (g_get_real_time () / 1000)
+                         - now / 1000000u;
+  config.max_links = node->max_peers;
+  config.addresses = addresses;
+  node->engine = mesh_engine_new (self, &config, &callbacks, node, now);
+
+  node->timer = g_source_new (&timer_funcs, sizeof (GSource));
+  g_source_set_callback (node->timer, NULL, node, NULL);
+  g_source_set_name (node->timer, "MesharaNode engine timer");
+  g_source_attach (node->timer, node->context);
+  node->running = TRUE;
+  rearm_timer (node);
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_PORT]);
+  return TRUE;
+}
+
+/**
+ * meshara_node_stop:
+ * @node: a node
+ *
+ * Closes every link at once and the listener, and drops the engine with
+ * what it held (undelivered messages are lost).  No signal follows.  May
+ * be called from a signal handler.
+ */
+void
+meshara_node_stop (MesharaNode *node)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  if (!node->running)
+    return;
+  node->running = FALSE;
+  if (node->timer != NULL)
+    {
+      g_source_destroy (node->timer);
+      g_clear_pointer (&node->timer, g_source_unref);
+    }
+  g_clear_pointer (&node->listener, mesh_listener_free);
+  /* Unreferencing the links closes their sockets without callbacks. */
+  if (node->busy > 0)
+    {
+      /* Freed by the outermost node_leave(). */
+      node->links_dead = g_steal_pointer (&node->links);
+      node->engine_dead = g_steal_pointer (&node->engine);
+    }
+  else
+    {
+      g_clear_pointer (&node->links, g_hash_table_unref);
+      g_clear_pointer (&node->engine, mesh_engine_free);
+    }
+  node->peers_up = 0;
+  g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+  g_clear_pointer (&node->bound_address, g_free);
+}
+
+static gboolean
+check_running (MesharaNode *node, GError **error)
+{
+  if (node->running)
+    return TRUE;
+  g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+               "the node is not running (call meshara_node_start first)");
+  return FALSE;
+}
+
+/**
+ * meshara_node_add_peer:
+ * @node: a running node
+ * @address: "ip:port" of the peer
+ * @public_key: (nullable): the peer's public key ("mshr1..."), pinned:
+ *   a peer presenting another key is refused
+ * @error: return location for a #GError, or %NULL
+ *
+ * Connects to a peer.  The outcome comes later: "peer-connected", or
+ * "link-failed" naming @address and why.  The public key is required
+ * for now: the protocol engine needs the peer's whole public bundle,
+ * which TLS alone does not give (incoming links learn it from HELLO).
+ *
+ * Returns: %TRUE when the connection attempt started
+ */
+gboolean
+meshara_node_add_peer (MesharaNode *node, const char *address,
+                       const char *public_key, GError **error)
+{
+  MeshPublicBundle peer;
+  g_autoptr (GSocketAddress) parsed = NULL;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (address != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_running (node, error))
+    return FALSE;
+  parsed = mesh_net_parse_address (address, error);
+  if (parsed == NULL)
+    return FALSE;
+  if (public_key == NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "peer %s: its public key is needed to connect (the node "
+                   "cannot yet learn it from the peer)", address);
+      return FALSE;
+    }
+  if (!mesh_bundle_from_string (&peer, public_key, error))
+    {
+      g_prefix_error (error, "peer %s: ", address);
+      return FALSE;
+    }
+  if (mesh_ct_equal (peer.ed_pub,
+                     mesh_identity_from_public (node->identity)->pub.ed_pub,
+                     MESH_ED25519_KEY_LEN))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "peer %s: the public key is this node's own", address);
+      return FALSE;
+    }
+  return connect_to (node, address, &peer, error);
+}
+
+static char *
+id_or_null (gboolean ok, const uint8_t *id)
+{
+  return ok ? mesh_node_id_to_hex (id) : NULL;
+}
+
+/**
+ * meshara_node_send_private:
+ * @node: a running node
+ * @public_key: the recipient's public key ("mshr1...")
+ * @data: (array length=len): the message
+ * @len: its length
+ * @error: return location for a #GError, or %NULL
+ *
+ * Sends an end-to-end encrypted message.  It is routed over the mesh
+ * and retried until acknowledged: "delivered" or "delivery-failed"
+ * follows with the returned ID.
+ *
+ * Returns: (transfer full) (nullable): the message ID in hex, or %NULL
+ *   with @error set (bad key, too large, too many messages waiting)
+ */
+char *
+meshara_node_send_private (MesharaNode *node, const char *public_key,
+                           const guint8 *data, gsize len, GError **error)
+{
+  MeshPublicBundle to;
+  uint8_t id[32];
+  gboolean ok;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  g_return_val_if_fail (public_key != NULL, NULL);
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_running (node, error))
+    return NULL;
+  if (!mesh_bundle_from_string (&to, public_key, error))
+    {
+      g_prefix_error (error, "recipient: ");
+      return NULL;
+    }
+  node_enter (node);
+  ok = mesh_engine_send_private (node->engine, &to, data, len, now_ns (), id,
+                                 error);
+  node_leave (node);
+  return id_or_null (ok, id);
+}
+
+/**
+ * meshara_node_broadcast:
+ * @node: a running node
+ * @data: (array length=len): the content
+ * @len: its length
+ * @content_type: (nullable): printable ASCII, at most 128 bytes
+ * @error: return location for a #GError, or %NULL
+ *
+ * Signs @data and floods it to every node of the mesh.
+ *
+ * Returns: (transfer full) (nullable): the message ID in hex, or %NULL
+ *   with @error set
+ */
+char *
+meshara_node_broadcast (MesharaNode *node, const guint8 *data, gsize len,
+                        const char *content_type, GError **error)
+{
+  uint8_t id[32];
+  gboolean ok;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  g_return_val_if_fail (data != NULL || len == 0, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_running (node, error))
+    return NULL;
+  node_enter (node);
+  ok = mesh_engine_broadcast (node->engine, data, len,
+                              content_type ? content_type : "", now_ns (), id,
+                              error);
+  node_leave (node);
+  return id_or_null (ok, id);
+}
+
+static gboolean
+parse_node_id (const char *hex, uint8_t out[MESH_NODE_ID_LEN], GError **error)
+{
+  if (strlen (hex) != 2 * MESH_NODE_ID_LEN)
+    goto bad;
+  for (gsize i = 0; i < MESH_NODE_ID_LEN; i++)
+    {
+      int hi = g_ascii_xdigit_value (hex[2 * i]);
+      int lo = g_ascii_xdigit_value (hex[2 * i + 1]);
+
+      if (hi < 0 || lo < 0)
+        goto bad;
+      out[i] = (uint8_t) (hi << 4 | lo);
+    }
+  return TRUE;
+
+bad:
+  g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+               "a node ID is %d hex digits", 2 * MESH_NODE_ID_LEN);
+  return FALSE;
+}
+
+/**
+ * meshara_node_has_route:
+ * @node: a node
+ * @node_id_hex: a node ID, 64 hex digits
+ *
+ * Whether a message to that node would leave on a link now, for
+ * diagnostics and for waiting until routes have spread.
+ *
+ * Returns: %TRUE when the running node has a route to @node_id_hex
+ */
+gboolean
+meshara_node_has_route (MesharaNode *node, const char *node_id_hex)
+{
+  uint8_t target[MESH_NODE_ID_LEN];
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (node_id_hex != NULL, FALSE);
+  if (!node->running || !parse_node_id (node_id_hex, target, NULL))
+    return FALSE;
+  return mesh_engine_route_lookup (node->engine, target) != MESH_LINK_NONE;
+}
+
+/**
+ * meshara_node_lookup:
+ * @node: a running node
+ * @node_id_hex: the node ID to find, 64 hex digits
+ * @error: return location for a #GError, or %NULL
+ *
+ * Looks the node's contact record up in the DHT; "lookup-done" tells
+ * the result (possibly before this returns).
+ *
+ * Returns: %TRUE when the lookup started
+ */
+gboolean
+meshara_node_lookup (MesharaNode *node, const char *node_id_hex,
+                     GError **error)
+{
+  uint8_t target[MESH_NODE_ID_LEN];
+  gboolean ok;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (node_id_hex != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_running (node, error) || !parse_node_id (node_id_hex, target, error))
+    return FALSE;
+  node_enter (node);
+  ok = mesh_engine_lookup (node->engine, target, now_ns (), error);
+  node_leave (node);
+  return ok;
+}
+
+/**
+ * meshara_node_get_peer_count:
+ * @node: a node
+ *
+ * Returns: the peers whose links are up
+ */
+guint
+meshara_node_get_peer_count (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return node->peers_up;
+}
+
+/* ---------------------------------------------------------------------- */
+/* GObject */
+
+static void
+meshara_node_init (MesharaNode *node)
+{
+  node->context = g_main_context_ref_thread_default ();
+  node->listen_address = g_strdup ("127.0.0.1:0");
+  node->max_peers = MESHARA_NODE_MAX_PEERS_DEFAULT;
+}
+
+static void
+meshara_node_dispose (GObject *object)
+{
+  MesharaNode *node = MESHARA_NODE (object);
+
+  meshara_node_stop (node);
+  G_OBJECT_CLASS (meshara_node_parent_class)->dispose (object);
+}
+
+static void
+meshara_node_finalize (GObject *object)
+{
+  MesharaNode *node = MESHARA_NODE (object);
+
+  g_clear_pointer (&node->identity, meshara_identity_unref);
+  g_main_context_unref (node->context);
+  g_free (node->listen_address);
+  G_OBJECT_CLASS (meshara_node_parent_class)->finalize (object);
+}
+
+static void
+meshara_node_set_property (GObject *object, guint prop_id,
+                           const GValue *value, GParamSpec *pspec)
+{
+  MesharaNode *node = MESHARA_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      node->identity = g_value_dup_boxed (value);
+      break;
+    case PROP_LISTEN_ADDRESS:
+      meshara_node_set_listen_address (node, g_value_get_string (value));
+      break;
+    case PROP_MAX_PEERS:
+      meshara_node_set_max_peers (node, g_value_get_uint (value));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+meshara_node_get_property (GObject *object, guint prop_id, GValue *value,
+                           GParamSpec *pspec)
+{
+  MesharaNode *node = MESHARA_NODE (object);
+
+  switch (prop_id)
+    {
+    case PROP_IDENTITY:
+      g_value_set_boxed (value, node->identity);
+      break;
+    case PROP_LISTEN_ADDRESS:
+      g_value_set_string (value, node->listen_address);
+      break;
+    case PROP_MAX_PEERS:
+      g_value_set_uint (value, node->max_peers);
+      break;
+    case PROP_PORT:
+      g_value_set_uint (value, meshara_node_get_port (node));
+      break;
+    default:
+      G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
+    }
+}
+
+static void
+meshara_node_class_init (MesharaNodeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->dispose = meshara_node_dispose;
+  object_class->finalize = meshara_node_finalize;
+  object_class->set_property = meshara_node_set_property;
+  object_class->get_property = meshara_node_get_property;
+
+  /**
+   * MesharaNode:identity:
+   *
+   * The node's identity, given at creation.
+   */
+  props[PROP_IDENTITY] =
+    g_param_spec_boxed ("identity", NULL, NULL, MESHARA_TYPE_IDENTITY,
+                        G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
+                        | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:listen-address:
+   *
+   * "ip:port" to listen on; port 0 picks a free port.
+   */
+  props[PROP_LISTEN_ADDRESS] =
+    g_param_spec_string ("listen-address", NULL, NULL, "127.0.0.1:0",
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                         | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:max-peers:
+   *
+   * Links kept at most.
+   */
+  props[PROP_MAX_PEERS] =
+    g_param_spec_uint ("max-peers", NULL, NULL, 1, 4096,
+                       MESHARA_NODE_MAX_PEERS_DEFAULT,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                       | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:port:
+   *
+   * The TCP port the running node listens on; 0 when stopped.
+   */
+  props[PROP_PORT] =
+    g_param_spec_uint ("port", NULL, NULL, 0, G_MAXUINT16, 0,
+                       G_PARAM_READABLE | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_PROPS, props);
+
+  /**
+   * MesharaNode::private-message:
+   * @node: the node
+   * @sender: the sender's public key ("mshr1...")
+   * @message_id: the message ID in hex
+   * @data: the message
+   */
+  signals[SIG_PRIVATE_MESSAGE] =
+    g_signal_new ("private-message", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BYTES);
+  /**
+   * MesharaNode::broadcast:
+   * @node: the node
+   * @sender: the sender's node ID in hex
+   * @message_id: the message ID in hex
+   * @data: the content
+   */
+  signals[SIG_BROADCAST] =
+    g_signal_new ("broadcast", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BYTES);
+  /**
+   * MesharaNode::delivered:
+   * @node: the node
+   * @message_id: the ID meshara_node_send_private() returned
+   * @latency_us: from sending to the acknowledgment, in microseconds
+   */
+  signals[SIG_DELIVERED] =
+    g_signal_new ("delivered", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_UINT64);
+  /**
+   * MesharaNode::delivery-failed:
+   * @node: the node
+   * @message_id: the ID meshara_node_send_private() returned
+   * @reason: why
+   */
+  signals[SIG_DELIVERY_FAILED] =
+    g_signal_new ("delivery-failed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * MesharaNode::peer-connected:
+   * @node: the node
+   * @node_id: the peer's node ID in hex
+   */
+  signals[SIG_PEER_CONNECTED] =
+    g_signal_new ("peer-connected", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  G_TYPE_STRING);
+  /**
+   * MesharaNode::peer-disconnected:
+   * @node: the node
+   * @node_id: the peer's node ID in hex
+   */
+  signals[SIG_PEER_DISCONNECTED] =
+    g_signal_new ("peer-disconnected", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 1,
+                  G_TYPE_STRING);
+  /**
+   * MesharaNode::lookup-done:
+   * @node: the node
+   * @node_id: the node ID looked up, in hex
+   * @found: whether its contact record was found
+   */
+  signals[SIG_LOOKUP_DONE] =
+    g_signal_new ("lookup-done", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_BOOLEAN);
+  /**
+   * MesharaNode::link-failed:
+   * @node: the node
+   * @address: the address connected to, "" for an incoming link
+   * @reason: why the link closed before the peer was connected (refused
+   *   connection, a key other than the pinned one, a bad HELLO, ...)
+   */
+  signals[SIG_LINK_FAILED] =
+    g_signal_new ("link-failed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+}
