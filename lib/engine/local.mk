@@ -1,6 +1,6 @@
 noinst_LTLIBRARIES += lib/engine/libmesh-engine.la
 lib_engine_libmesh_engine_la_SOURCES = \
-	lib/engine/routes.c lib/engine/routes.h \
+	lib/engine/routes.c lib/engine/routes.h lib/engine/siphash.h \
 	lib/engine/seen.c lib/engine/seen.h \
 	lib/engine/gossip.c lib/engine/gossip.h \
 	lib/engine/dht.c lib/engine/dht.h \

@@ -25,6 +25,7 @@
 #include "config.h"
 
 #include "engine/routes.h"
+#include "engine/siphash.h"
 #include "crypto/util.h"
 
 #include <string.h>
@@ -56,34 +57,6 @@ struct MeshRoutes {
  * consecutive lookups (at 1M entries: 120 ns a lookup instead of 200).
  * The conservative 2-4 is here too, for callers that need a PRF. */
 
-#define ROTL64(x, b) (uint64_t) (((x) << (b)) | ((x) >> (64 - (b))))
-
-#define SIPROUND \
-  do { \
-    v0 += v1; v1 = ROTL64 (v1, 13); v1 ^= v0; v0 = ROTL64 (v0, 32); \
-    v2 += v3; v3 = ROTL64 (v3, 16); v3 ^= v2; \
-    v0 += v3; v3 = ROTL64 (v3, 21); v3 ^= v0; \
-    v2 += v1; v1 = ROTL64 (v1, 17); v1 ^= v2; v2 = ROTL64 (v2, 32); \
-  } while (0)
-
-static inline uint64_t
-load_le64 (const uint8_t *p)
-{
-  uint64_t v;
-  memcpy (&v, p, sizeof v);
-  return GUINT64_FROM_LE (v);
-}
-
-static void
-sip_init (const uint8_t key[MESH_ROUTES_KEY_LEN], uint64_t v[4])
-{
-  uint64_t k0 = load_le64 (key), k1 = load_le64 (key + 8);
-  v[0] = k0 ^ 0x736f6d6570736575ULL;
-  v[1] = k1 ^ 0x646f72616e646f6dULL;
-  v[2] = k0 ^ 0x6c7967656e657261ULL;
-  v[3] = k1 ^ 0x7465646279746573ULL;
-}
-
 /* SipHash-c-d: c rounds per message block, d to finalize. */
 static inline uint64_t
 siphash_cd (const uint8_t key[MESH_ROUTES_KEY_LEN], const void *data,
@@ -93,14 +66,14 @@ siphash_cd (const uint8_t key[MESH_ROUTES_KEY_LEN], const void *data,
   uint64_t v[4], v0, v1, v2, v3, m, b;
   size_t full = len & ~(size_t) 7;
 
-  sip_init (key, v);
+  mesh_siphash_key (key, v);
   v0 = v[0], v1 = v[1], v2 = v[2], v3 = v[3];
   for (size_t i = 0; i < full; i += 8)
     {
-      m = load_le64 (p + i);
+      m = mesh_sip_load_le64 (p + i);
       v3 ^= m;
       for (int r = 0; r < c; r++)
-        SIPROUND;
+        MESH_SIPROUND (v0, v1, v2, v3);
       v0 ^= m;
     }
   /* Last block: the remaining bytes, and the length mod 256 on top. */
@@ -109,11 +82,11 @@ siphash_cd (const uint8_t key[MESH_ROUTES_KEY_LEN], const void *data,
     b |= (uint64_t) p[full + i] << (8 * i);
   v3 ^= b;
   for (int r = 0; r < c; r++)
-    SIPROUND;
+    MESH_SIPROUND (v0, v1, v2, v3);
   v0 ^= b;
   v2 ^= 0xff;
   for (int r = 0; r < d; r++)
-    SIPROUND;
+    MESH_SIPROUND (v0, v1, v2, v3);
   return v0 ^ v1 ^ v2 ^ v3;
 }
 
@@ -131,29 +104,11 @@ mesh_routes_siphash13 (const uint8_t key[MESH_ROUTES_KEY_LEN],
   return siphash_cd (key, data, len, 1, 3);
 }
 
-/* SipHash-1-3 of exactly 32 bytes, from the precomputed keyed state. */
+/* SipHash-1-3 of the 32-byte ID, from the precomputed keyed state. */
 static inline uint64_t
 routes_hash (const MeshRoutes *t, const uint8_t id[MESH_ROUTE_ID_LEN])
 {
-  uint64_t v0 = t->sip_init[0], v1 = t->sip_init[1];
-  uint64_t v2 = t->sip_init[2], v3 = t->sip_init[3], m;
-
-  for (int i = 0; i < MESH_ROUTE_ID_LEN; i += 8)
-    {
-      m = load_le64 (id + i);
-      v3 ^= m;
-      SIPROUND;
-      v0 ^= m;
-    }
-  m = (uint64_t) MESH_ROUTE_ID_LEN << 56;
-  v3 ^= m;
-  SIPROUND;
-  v0 ^= m;
-  v2 ^= 0xff;
-  SIPROUND;
-  SIPROUND;
-  SIPROUND;
-  return v0 ^ v1 ^ v2 ^ v3;
+  return mesh_siphash13_id32 (t->sip_init, id);
 }
 
 /* ---- Cost */
@@ -201,7 +156,7 @@ routes_tag (uint64_t h)
 static inline uint64_t
 routes_tag_word (const MeshRoutes *t, size_t pos)
 {
-  return load_le64 (t->tags + pos);
+  return mesh_sip_load_le64 (t->tags + pos);
 }
 
 static inline void
@@ -403,7 +358,7 @@ mesh_routes_new (uint32_t max_entries, const uint8_t hash_key[MESH_ROUTES_KEY_LE
   t->cap_max = MAX ((size_t) MIN_CAP, ((size_t) max_entries * 8 + 6) / 7);
   while (routes_limit (t->cap_max) < max_entries)
     t->cap_max++;
-  sip_init (hash_key, t->sip_init);
+  mesh_siphash_key (hash_key, t->sip_init);
   routes_alloc (t, MIN (INIT_CAP, t->cap_max));
   return t;
 }
