@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "engine/routes.h"
+#include "engine/routing.h"
 #include "testutil.h"
 
 #include <math.h>
@@ -1051,6 +1052,95 @@ test_colliding_ids (void)
   g_hash_table_destroy (m.h);
 }
 
+
+/* ---- Routing: a withdrawal is answered */
+
+typedef struct {
+  MeshLinkId link;
+  gboolean finite;      /* an entry for dest with a finite cost */
+  guint entries;        /* entries for dest */
+} AnswerCapture;
+
+static const uint8_t *answer_dest;
+
+static void
+answer_send (void *ctx, MeshLinkId link, const MeshWireRouteAdvertisement *adv,
+             uint64_t now_ns)
+{
+  AnswerCapture *cap = ctx;
+
+  for (size_t i = 0; i < adv->n_entries; i++)
+    if (memcmp (adv->entries[i]->destination.data, answer_dest,
+                MESH_ROUTE_ID_LEN) == 0)
+      {
+        cap[link].entries++;
+        if (!adv->entries[i]->withdrawn
+            && adv->entries[i]->cost < MESH_ROUTE_COST_INFINITY)
+          cap[link].finite = TRUE;
+      }
+}
+
+static void
+advertise (MeshRouting *r, MeshLinkId link, uint64_t seq, const uint8_t *dest,
+           uint32_t cost, gboolean withdrawn, uint64_t now_ns)
+{
+  MeshWireRouteAdvertisement adv = MESHARA__V1__ROUTE_ADVERTISEMENT__INIT;
+  MeshWireRouteEntry e = MESHARA__V1__ROUTE_ENTRY__INIT;
+  MeshWireRouteEntry *ep = &e;
+
+  e.destination.data = (uint8_t *) dest;
+  e.destination.len = MESH_ROUTE_ID_LEN;
+  e.hop_count = 2;
+  e.cost = cost;
+  e.withdrawn = withdrawn;
+  adv.entries = &ep;
+  adv.n_entries = 1;
+  adv.sequence = seq;
+  mesh_routing_receive (r, link, &adv, now_ns);
+}
+
+/* A neighbour whose route was withdrawn (as happens mesh-wide when link
+ * costs change and routes shift) hears of our route with the next
+ * triggered advertisement, not only at the next periodic round: that
+ * left 45 % of all pairs unreachable for 15 s in a 1,000-node simulation
+ * and DHT lookups failing. */
+static void
+test_withdrawal_answered (void)
+{
+  uint8_t self[MESH_ROUTE_ID_LEN], a[MESH_ROUTE_ID_LEN], b[MESH_ROUTE_ID_LEN];
+  uint8_t dest[MESH_ROUTE_ID_LEN], key[MESH_ROUTES_KEY_LEN] = { 0 };
+  MeshRoutingConfig rc = { 1000, 30 * G_GUINT64_CONSTANT (1000000000),
+                           120 * G_GUINT64_CONSTANT (1000000000) };
+  AnswerCapture cap[3] = { { 0 } };
+  MeshRouting *r;
+  uint64_t t = 0;
+
+  memset (self, 1, sizeof self);
+  memset (a, 2, sizeof a);
+  memset (b, 3, sizeof b);
+  memset (dest, 4, sizeof dest);
+  answer_dest = dest;
+  r = mesh_routing_new (self, &rc, key, answer_send, cap, t);
+  mesh_routing_link_up (r, 1, a, 10, t);
+  mesh_routing_link_up (r, 2, b, 10, t);
+  advertise (r, 2, 1, dest, 20, FALSE, t);          /* dest through b */
+  g_assert_cmpuint (mesh_routing_next_hop (r, dest, MESH_LINK_NONE), ==, 2);
+  t = mesh_routing_next_timeout (r);
+  mesh_routing_tick (r, t);
+  memset (cap, 0, sizeof cap);
+
+  /* a lost its route to dest: our route goes back to a, finite, and
+   * nothing goes to b (no poisoned entry to provoke another answer). */
+  advertise (r, 1, 1, dest, MESH_ROUTE_COST_INFINITY, TRUE, t);
+  g_assert_cmpuint (mesh_routing_next_timeout (r), <=,
+                    t + MESH_ROUTING_TRIGGER_DELAY_NS);
+  t = mesh_routing_next_timeout (r);
+  mesh_routing_tick (r, t);
+  g_assert_true (cap[1].finite);
+  g_assert_cmpuint (cap[2].entries, ==, 0);
+  mesh_routing_free (r);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1068,5 +1158,6 @@ main (int argc, char **argv)
   g_test_add_func ("/routes/memory", test_memory);
   g_test_add_func ("/routes/random-vs-model", test_random_vs_model);
   g_test_add_func ("/routes/colliding-ids", test_colliding_ids);
+  g_test_add_func ("/routes/withdrawal-answered", test_withdrawal_answered);
   return g_test_run ();
 }

@@ -18,6 +18,11 @@ typedef struct {
   uint16_t cost;
   uint64_t seq_out;     /* last sequence sent on the link */
   uint64_t seq_in;      /* last sequence received */
+  /* Destinations the peer withdrew while we still reach them another
+   * way: our route goes back to it (only) with the next triggered
+   * advertisement.  answer_full: too many, send it the whole table. */
+  GArray *answer;
+  gboolean answer_full;
 } RLink;
 
 struct MeshRouting {
@@ -57,6 +62,16 @@ route_cost_add (uint32_t a, uint32_t b)
   return c > MESH_ROUTE_COST_MAX ? MESH_ROUTE_COST_MAX : (uint16_t) c;
 }
 
+static void
+rlink_free (gpointer data)
+{
+  RLink *l = data;
+
+  if (l->answer != NULL)
+    g_array_unref (l->answer);
+  g_free (l);
+}
+
 MeshRouting *
 mesh_routing_new (const uint8_t self_id[MESH_ROUTE_ID_LEN],
                   const MeshRoutingConfig *config,
@@ -71,7 +86,8 @@ mesh_routing_new (const uint8_t self_id[MESH_ROUTE_ID_LEN],
   r->table = mesh_routes_new (config->max_routes, hash_key);
   r->send = send;
   r->ctx = ctx;
-  r->links = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL, g_free);
+  r->links = g_hash_table_new_full (g_direct_hash, g_direct_equal, NULL,
+                                    rlink_free);
   r->next_periodic_ns = now_ns + config->advert_interval_ns;
   r->next_expire_ns = now_ns + MAX (config->route_max_age_ns / 4, NS_PER_S);
   r->trigger_ns = UINT64_MAX;
@@ -177,11 +193,54 @@ send_dirty (MeshRouting *r, RLink *l, uint64_t now_ns)
   adv_flush (r, l, now_ns);
 }
 
+/* Our routes to what l's peer withdrew (see answer_withdrawal()). */
+static void
+send_answers (MeshRouting *r, RLink *l, uint64_t now_ns)
+{
+  if (l->answer_full)
+    {
+      send_full (r, l, now_ns);
+      return;
+    }
+  if (l->answer == NULL)
+    return;
+  for (guint off = 0; off + MESH_ROUTE_ID_LEN <= l->answer->len;
+       off += MESH_ROUTE_ID_LEN)
+    {
+      const uint8_t *id = (const uint8_t *) l->answer->data + off;
+      const MeshRoute *route = mesh_routes_get (r->table, id);
+
+      /* Still ours and still not through the peer; else nothing to say. */
+      if (route != NULL && !(route->flags & MESH_ROUTE_WITHDRAWN)
+          && route->next_hop != l->link)
+        adv_add (r, l, route, now_ns);
+    }
+  adv_flush (r, l, now_ns);
+}
+
 /* ---- Changed destinations */
+
+static void
+answers_reset (MeshRouting *r)
+{
+  GHashTableIter it;
+  gpointer value;
+
+  g_hash_table_iter_init (&it, r->links);
+  while (g_hash_table_iter_next (&it, NULL, &value))
+    {
+      RLink *l = value;
+
+      if (l->answer != NULL)
+        g_array_set_size (l->answer, 0);
+      l->answer_full = FALSE;
+    }
+}
 
 static void
 dirty_reset (MeshRouting *r)
 {
+  answers_reset (r);
   if (r->n_dirty > 0)
     memset (r->dirty_slots, 0, DIRTY_SLOTS * sizeof *r->dirty_slots);
   r->n_dirty = 0;
@@ -292,6 +351,38 @@ mesh_routing_link_cost (MeshRouting *r, MeshLinkId link, uint16_t cost,
 
 /* ---- Receiving */
 
+/* l's peer says it does not reach dest (or, poisoned reverse, that it
+ * reaches it through us).  A peer whose route was withdrawn (its next
+ * hop poisoned it, as happens mesh-wide when link costs change and routes
+ * shift) learns of other ways only from adverts, and a neighbour whose
+ * route did not change would not send one before the next periodic
+ * round: whole regions then stayed unreachable for up to
+ * advert_interval.  So our route, if it does not go through that peer,
+ * goes back to it alone with the next triggered advertisement.  Only to
+ * it: the answer then carries no poisoned entry that would make another
+ * node answer in turn. */
+static void
+answer_withdrawal (MeshRouting *r, RLink *l, const uint8_t *dest,
+                   uint64_t now_ns)
+{
+  const MeshRoute *route = mesh_routes_get (r->table, dest);
+
+  if (route == NULL || (route->flags & MESH_ROUTE_WITHDRAWN)
+      || route->cost == MESH_ROUTE_COST_INFINITY || route->next_hop == l->link)
+    return;
+  schedule_trigger (r, now_ns);
+  if (l->answer_full || r->full_pending)
+    return;
+  if (l->answer == NULL)
+    l->answer = g_array_new (FALSE, FALSE, 1);
+  if (l->answer->len / MESH_ROUTE_ID_LEN >= MESH_ROUTING_MAX_DIRTY)
+    {
+      l->answer_full = TRUE;
+      return;
+    }
+  g_array_append_vals (l->answer, dest, MESH_ROUTE_ID_LEN);
+}
+
 void
 mesh_routing_receive (MeshRouting *r, MeshLinkId link,
                       const MeshWireRouteAdvertisement *adv, uint64_t now_ns)
@@ -333,6 +424,8 @@ mesh_routing_receive (MeshRouting *r, MeshLinkId link,
                                           (uint8_t) MIN (hops, MESH_WIRE_MAX_HOPS),
                                           cost, now_ns),
                    dest, now_ns);
+      if (cost == MESH_ROUTE_COST_INFINITY)
+        answer_withdrawal (r, l, dest, now_ns);
     }
 }
 
@@ -393,7 +486,10 @@ mesh_routing_tick (MeshRouting *r, uint64_t now_ns)
           if (r->full_pending)
             send_full (r, value, now_ns);
           else
-            send_dirty (r, value, now_ns);
+            {
+              send_dirty (r, value, now_ns);
+              send_answers (r, value, now_ns);
+            }
         }
       dirty_reset (r);
     }

@@ -1755,6 +1755,11 @@ mesh_scenario_engine_config (MeshEngineConfig *config)
   mesh_engine_config_init (config);
   mesh_sim_config_init (&sim_config);
   config->wall_epoch_ms = sim_config.engine.wall_epoch_ms;
+  /* Each engine allocates its two seen-caches at full capacity (56 bytes
+   * an entry): the default 65,536 is 7 MiB a node, 7 GiB at 1,000 nodes.
+   * A node of a scenario handles a few thousand routed messages in ten
+   * minutes (seen_max_age), so 8,192 loses nothing. */
+  config->seen_capacity = 8192;
 }
 
 static gboolean
