@@ -986,6 +986,81 @@ pick_near_far (const uint8_t *target, unsigned seed, MeshIdentity *near,
   mesh_identity_clear (&cand);
 }
 
+/* A request that times out is sent again (fresh nonce, doubled wait)
+ * and stops holding up the lookup meanwhile; the candidate fails only
+ * when the retries went unanswered too. */
+static void
+test_retry_after_timeout (void)
+{
+  MeshDhtConfig cfg;
+  Harness *h;
+  MeshIdentity t, near, far;
+  MeshDhtStats st;
+  Done *dn;
+
+  test_config (&cfg);
+  cfg.alpha = 1;
+  g_assert_cmpuint (cfg.request_retries, ==, 2);
+  h = harness_new (&cfg, 1);
+  make_identity (&t, 500);
+  pick_near_far (t.pub.node_id, 700, &near, &far);
+  add_contact (h, &near, 0);
+  add_contact (h, &far, 0);
+
+  g_assert_true (mesh_dht_lookup (h->dht, t.pub.node_id, 0, NULL));
+  g_assert_cmpuint (h->sent->len, ==, 1);
+  g_assert_cmpmem (last_sent (h)->to, 32, near.pub.node_id, 32);
+
+  /* First timeout: near asked again, and far asked at once. */
+  mesh_dht_tick (h->dht, S (1));
+  g_assert_cmpuint (h->sent->len, ==, 3);
+  g_assert_cmpmem (((Sent *) g_ptr_array_index (h->sent, 1))->to, 32,
+                   near.pub.node_id, 32);
+  g_assert_cmpuint (request_nonce (g_ptr_array_index (h->sent, 1)), !=,
+                    request_nonce (g_ptr_array_index (h->sent, 0)));
+  g_assert_cmpmem (last_sent (h)->to, 32, far.pub.node_id, 32);
+  mesh_dht_get_stats (h->dht, &st);
+  g_assert_cmpuint (st.timeouts, ==, 1);
+  g_assert_cmpuint (st.retries, ==, 1);
+
+  /* far answers; the lookup still waits for near. */
+  g_assert_true (inject_nodes (h, &far, request_nonce (last_sent (h)), NULL, 0,
+                               NULL, S (1) + MS (10), NULL));
+  g_assert_cmpuint (h->done->len, ==, 0);
+  /* A late answer to the first try matches nothing. */
+  g_assert_true (inject_nodes (h, &near,
+                               request_nonce (g_ptr_array_index (h->sent, 0)),
+                               NULL, 0, NULL, S (1) + MS (20), NULL));
+  mesh_dht_get_stats (h->dht, &st);
+  g_assert_cmpuint (st.unsolicited, ==, 1);
+  g_assert_cmpuint (h->done->len, ==, 0);
+
+  /* The second try waits 2 s, the third 4 s. */
+  mesh_dht_tick (h->dht, S (3) - 1);
+  g_assert_cmpuint (h->sent->len, ==, 3);
+  mesh_dht_tick (h->dht, S (3));
+  g_assert_cmpuint (h->sent->len, ==, 4);
+  g_assert_cmpmem (last_sent (h)->to, 32, near.pub.node_id, 32);
+  g_assert_cmpuint (mesh_dht_next_timeout (h->dht), ==, S (7));
+  g_assert_cmpuint (h->done->len, ==, 0);
+
+  /* No answer to the last try: near failed, the lookup ends unfound. */
+  mesh_dht_tick (h->dht, S (7));
+  g_assert_cmpuint (h->sent->len, ==, 4);
+  g_assert_cmpuint (h->done->len, ==, 1);
+  dn = g_ptr_array_index (h->done, 0);
+  g_assert_false (dn->found);
+  mesh_dht_get_stats (h->dht, &st);
+  g_assert_cmpuint (st.timeouts, ==, 3);
+  g_assert_cmpuint (st.retries, ==, 2);
+  g_assert_cmpuint (st.lookups_active, ==, 0);
+
+  mesh_identity_clear (&t);
+  mesh_identity_clear (&near);
+  mesh_identity_clear (&far);
+  harness_free (h);
+}
+
 /* A request that gets no answer times out and the lookup asks the next
  * candidate; a forged record in a reply is ignored and the lookup goes
  * on. */
@@ -1004,6 +1079,7 @@ test_timeout_moves_on (void)
 
   test_config (&cfg);
   cfg.alpha = 1;
+  cfg.request_retries = 0;      /* retries: test_retry_after_timeout */
   h = harness_new (&cfg, 1);
   make_identity (&t, 500);
   make_identity (&mid, 600);
@@ -1268,8 +1344,9 @@ test_publish_local (void)
   g_assert_cmpstr (dn->addresses[0], ==, "192.0.2.1:7000");
   g_assert_cmpstr (dn->addresses[1], ==, "[2001:db8::1]:7000");
   g_assert_cmpuint (dn->timestamp_ms, ==, EPOCH_MS);
-  /* Reaching nobody, it retries within a minute. */
-  g_assert_cmpuint (mesh_dht_next_timeout (h->dht), <=, S (60));
+  /* Reaching nobody, it retries after one request timeout (then backs
+   * off, doubling up to a minute). */
+  g_assert_cmpuint (mesh_dht_next_timeout (h->dht), ==, S (1));
 
   /* With a contact: FIND_NODE of our ID, then STORE where it answered. */
   make_identity (&b, 2);
@@ -1284,11 +1361,11 @@ test_publish_local (void)
   g_assert_cmpmem (last_sent (h)->to, 32, b.pub.node_id, 32);
   store = (MeshWireStore *) last_sent (h)->payload;
   g_assert_true (mesh_dht_check_record (h->dht, store->record, S (61), NULL));
-  g_assert_cmpuint (store->record->timestamp_ms, ==, EPOCH_MS + 60 * 1000);
+  g_assert_cmpuint (store->record->timestamp_ms, ==, EPOCH_MS + 1 * 1000);
   g_assert_cmpuint (store->record->expires_ms - store->record->timestamp_ms,
                     ==, HOUR_MS);
   /* The next one comes after half the lifetime. */
-  g_assert_cmpuint (mesh_dht_next_timeout (h->dht), ==, S (60 + 30 * 60));
+  g_assert_cmpuint (mesh_dht_next_timeout (h->dht), ==, S (1 + 30 * 60));
 
   /* New addresses: signed and stored again, newer. */
   g_assert_true (mesh_dht_set_addresses (h->dht, addrs, S (100), NULL));
@@ -2078,6 +2155,7 @@ main (int argc, char **argv)
   g_test_add_func ("/dht/rpc/unsolicited", test_unsolicited);
   g_test_add_func ("/dht/rpc/bad-messages", test_bad_messages);
   g_test_add_func ("/dht/rpc/timeout-moves-on", test_timeout_moves_on);
+  g_test_add_func ("/dht/rpc/retry-after-timeout", test_retry_after_timeout);
   g_test_add_func ("/dht/table/bucket-lrs", test_bucket_lrs);
   g_test_add_func ("/dht/table/bound", test_table_bound);
   g_test_add_func ("/dht/publish-local", test_publish_local);

@@ -798,9 +798,15 @@ test_duplicate_frames (void)
 {
   Net *net = net_line (3, NULL);
   uint8_t id[32];
-  MeshEngineStats s;
+  MeshEngineStats s, relay0, dest0;
+  guint sent_b;
 
-  guint sent_b = net->sent[1]->len;
+  /* Let the DHT join (whose republished records repeat) settle first:
+   * only the private message's copies are counted below. */
+  net_run (net, 30 * SEC);
+  stats (net, 1, &relay0);
+  stats (net, 2, &dest0);
+  sent_b = net->sent[1]->len;
 
   net->filter = filter_duplicate_private;
   send_private (net, 0, 2, "once only", id);
@@ -809,10 +815,10 @@ test_duplicate_frames (void)
   g_assert_cmpuint (count_events (net, 2, MESH_EVENT_PRIVATE_RECEIVED), ==, 1);
   g_assert_cmpuint (count_events (net, 0, MESH_EVENT_DELIVERED), ==, 1);
   stats (net, 1, &s);
-  g_assert_cmpuint (s.duplicates, ==, 1);
+  g_assert_cmpuint (s.duplicates - relay0.duplicates, ==, 1);
   g_assert_cmpuint (count_sent (net, 1, 2, MESH_WIRE_TYPE_PRIVATE, sent_b), ==, 1);
   stats (net, 2, &s);
-  g_assert_cmpuint (s.duplicates, ==, 1);
+  g_assert_cmpuint (s.duplicates - dest0.duplicates, ==, 1);
   g_assert_cmpuint (s.private_received, ==, 1);
   net_free (net);
 }

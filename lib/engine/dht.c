@@ -96,7 +96,9 @@ typedef struct {
   Purpose purpose;
   uint8_t target[MESH_DHT_ID_LEN];
   uint64_t start_ns;
-  uint32_t inflight;
+  uint32_t inflight;             /* requests on their first try: at most alpha */
+  uint32_t stalled;             /* requests sent again after a timeout; they
+                                 * no longer hold up the next candidates */
   uint32_t n;
   uint32_t cap;                 /* at most 3 * 32, so slots fit a byte */
   uint8_t (*bundles)[MESH_BUNDLE_LEN];  /* cap entries, after cands */
@@ -109,6 +111,7 @@ typedef struct {
   uint64_t deadline_ns;
   Lookup *lookup;               /* NULL for pings and after the lookup ended */
   int ping_bucket;              /* -1 unless a ping */
+  uint8_t attempt;              /* 0 for the first send, then retries */
 } Request;
 
 typedef struct {
@@ -151,6 +154,7 @@ struct MeshDht {
 
   Record *own;                  /* our signed record, once published */
   uint64_t next_publish_ns;     /* UINT64_MAX until the first publish */
+  uint32_t publish_failures;    /* publications in a row that stored nothing */
 
   uint8_t *pbuf;                /* payload scratch */
   size_t pcap;
@@ -850,6 +854,46 @@ request_send (MeshDht *dht, const uint8_t *node_id, MeshDhtLookupKind kind,
   r->deadline_ns = now_ns + dht->cfg.request_timeout_ns;
   r->lookup = lookup;
   r->ping_bucket = ping_bucket;
+  r->attempt = 0;
+  return TRUE;
+}
+
+static void lookup_run (MeshDht *dht, Lookup *l, uint64_t now_ns);
+
+/* A request of l ended (answered, or given up). */
+static void
+lookup_release (Lookup *l, const Request *req)
+{
+  if (req->attempt == 0)
+    l->inflight--;
+  else
+    l->stalled--;
+}
+
+/* A lookup request went unanswered: send it again, with a fresh nonce (a
+ * late answer to the old one then only refreshes the contact) and twice
+ * the previous wait.  TRUE when it went out and still counts in flight. */
+static gboolean
+request_resend (MeshDht *dht, const Request *old, uint64_t now_ns)
+{
+  Lookup *l = old->lookup;
+  Request *r;
+
+  if (l == NULL || old->attempt >= dht->cfg.request_retries)
+    return FALSE;
+  if (!request_send (dht, old->node_id, l->kind, l->target, l, -1, now_ns))
+    return FALSE;
+  dht->stats.retries++;
+  r = &dht->reqs[dht->n_reqs - 1];
+  r->attempt = (uint8_t) (old->attempt + 1);
+  r->deadline_ns = now_ns + (dht->cfg.request_timeout_ns << r->attempt);
+  if (old->attempt == 0)
+    {
+      /* Stalled: its slot goes to the next candidate, as in Kademlia. */
+      l->inflight--;
+      l->stalled++;
+      lookup_run (dht, l, now_ns);
+    }
   return TRUE;
 }
 
@@ -1271,7 +1315,7 @@ lookup_step (MeshDht *dht, Lookup *l, uint64_t now_ns)
           contact_failed (dht, next->id);
         }
     }
-  return l->inflight == 0;
+  return l->inflight == 0 && l->stalled == 0;
 }
 
 static void
@@ -1308,8 +1352,19 @@ store_own_record (MeshDht *dht, Lookup *l, uint64_t now_ns)
           dht->stats.stores_sent++;
         sent++;
       }
+  /* Nobody answered (a join over a lossy first link, say): try again
+   * soon, then less and less often. */
   if (sent == 0)
-    dht->next_publish_ns = now_ns + MIN (dht->republish_ns, PUBLISH_RETRY_NS);
+    {
+      uint64_t wait = dht->cfg.request_timeout_ns
+                      << MIN (dht->publish_failures, 6);
+
+      dht->publish_failures++;
+      dht->next_publish_ns = now_ns + MIN (MIN (dht->republish_ns,
+                                                PUBLISH_RETRY_NS), wait);
+    }
+  else
+    dht->publish_failures = 0;
 }
 
 static const Cand *
@@ -1421,6 +1476,7 @@ lookup_start (MeshDht *dht, MeshDhtLookupKind kind, Purpose purpose,
   memcpy (l->target, target, MESH_DHT_ID_LEN);
   l->start_ns = now_ns;
   l->inflight = 0;
+  l->stalled = 0;
   l->n = 0;
   l->cap = cap;
   n = closest_contacts (dht, target, NULL, FALSE, seed, dht->cfg.k);
@@ -1736,7 +1792,7 @@ receive_nodes (MeshDht *dht, const uint8_t *from, const MeshWireNodes *m,
   l = req.lookup;
   cand = l ? cand_find (l, from) : NULL;
   if (l)
-    l->inflight--;
+    lookup_release (l, &req);
   if (cand && cand->state == CAND_WAITING)
     cand->state = CAND_ANSWERED;
   if (cand)
@@ -1971,6 +2027,10 @@ static void
 request_timed_out (MeshDht *dht, const Request *req, uint64_t now_ns)
 {
   dht->stats.timeouts++;
+  /* Loss on a multi-hop path is common; a candidate is given up only
+   * after its retries went unanswered too. */
+  if (request_resend (dht, req, now_ns))
+    return;
   if (req->ping_bucket >= 0)
     {
       Bucket *b = &dht->buckets[req->ping_bucket];
@@ -1995,7 +2055,7 @@ request_timed_out (MeshDht *dht, const Request *req, uint64_t now_ns)
       Lookup *l = req->lookup;
       Cand *cand = cand_find (l, req->node_id);
 
-      l->inflight--;
+      lookup_release (l, req);
       if (cand && cand->state == CAND_WAITING)
         cand->state = CAND_FAILED;
       lookup_run (dht, l, now_ns);
@@ -2127,6 +2187,7 @@ mesh_dht_config_init (MeshDhtConfig *c)
   c->k = 20;
   c->alpha = 3;
   c->request_timeout_ns = NS_PER_S;
+  c->request_retries = 2;
   c->max_lookups = 64;
   c->record_ttl_ms = 60 * 60 * 1000;
   c->republish_interval_ns = 0;
@@ -2153,6 +2214,8 @@ config_check (const MeshDhtConfig *c, GError **error)
     what = "alpha must be 1 to k";
   else if (c->request_timeout_ns == 0)
     what = "request-timeout must be positive";
+  else if (c->request_retries > 4)
+    what = "request-retries must be 0 to 4";
   else if (c->max_lookups < 1 || c->max_lookups > 65536)
     what = "max-lookups must be 1 to 65536";
   else if (c->record_ttl_ms == 0 || c->record_ttl_ms > c->max_record_ttl_ms)

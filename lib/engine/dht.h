@@ -112,6 +112,10 @@ typedef struct {
   uint32_t k;                       /* bucket size and replication; 20, 1..32 */
   uint32_t alpha;                   /* requests in flight per lookup; 3, 1..k */
   uint64_t request_timeout_ns;      /* 1 s */
+  uint32_t request_retries;         /* a lookup request unanswered within
+                                     * the timeout is sent again this many
+                                     * times, the wait doubling each time;
+                                     * 2, at most 4 */
   uint32_t max_lookups;             /* concurrent lookups, internal ones
                                      * included; 64 */
   uint64_t record_ttl_ms;           /* lifetime of our own record; 1 h */
@@ -143,6 +147,7 @@ typedef struct {
   uint64_t lookups_started, lookups_done, lookups_found;
   uint64_t requests_sent, requests_received, replies_received;
   uint64_t timeouts;                /* requests that got no reply in time */
+  uint64_t retries;                 /* lookup requests sent again */
   uint64_t send_failures;           /* send_to_node returned FALSE */
   uint64_t unsolicited;             /* Nodes matching no pending request */
   uint64_t invalid;                 /* messages breaking a DHT rule */

@@ -1496,6 +1496,12 @@ mesh_engine_get_stats (const MeshEngine *e, MeshEngineStats *stats)
   stats->sessions_in = ps.sessions_in;
   stats->pending = ps.pending;
   stats->seen = (uint32_t) mesh_seen_count (e->seen);
+  {
+    MeshDhtStats ds;
+
+    mesh_dht_get_stats (e->dht, &ds);
+    stats->records_stored = ds.stores_sent;
+  }
 }
 
 gboolean

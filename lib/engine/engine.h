@@ -146,6 +146,7 @@ typedef struct {
   uint64_t private_retries;       /* retransmissions (attempts beyond the first) */
   uint64_t broadcasts_sent, broadcasts_received;
   uint64_t lookups_started, lookups_done;
+  uint64_t records_stored;        /* STOREs of our contact record sent */
   uint32_t links, routes, sessions_out, sessions_in, pending, seen;
 } MeshEngineStats;
 

@@ -682,6 +682,41 @@ warm_up (Run *run)
   mesh_sim_run_until (run->sim, mesh_sim_now (run->sim) + SETTLE_NS);
 }
 
+/* Lookups want the contact records in place: every node that is up has
+ * finished its first publish (a lookup of its own ID, then STOREs to
+ * the closest it found).  Under loss that takes a few request timeouts
+ * longer than the routes. */
+static gboolean
+published_done (MeshSim *sim, void *user_data)
+{
+  Run *run = user_data;
+  uint32_t up = nodes_up (run), ready = 0;
+
+  for (uint32_t i = 0; i < run->n; i++)
+    {
+      MeshEngineStats st;
+
+      if (!mesh_sim_node_is_up (sim, i))
+        continue;
+      mesh_sim_node_stats (sim, i, &st);
+      if (st.records_stored > 0)
+        ready++;
+    }
+  report (run, ready, up);
+  return ready == up;
+}
+
+static void
+wait_published (Run *run)
+{
+  run->phase = "publish";
+  if (!mesh_sim_run_until_done (run->sim, published_done, run, STEP_NS,
+                                mesh_sim_now (run->sim)
+                                + run->p->warmup_max_ns))
+    fail (run, "contact records not all published within %.0f s of "
+          "virtual time", (double) run->p->warmup_max_ns / 1e9);
+}
+
 /* ---- Private messages */
 
 static void
@@ -1078,6 +1113,7 @@ scenario_dht (Run *run)
   uint32_t attempts = 0;
 
   warm_up (run);
+  wait_published (run);
   run->phase = "dht";
   while (run->look->len < run->p->lookups && run->n > 1
          && attempts++ < 16 * run->p->lookups)
@@ -1257,6 +1293,7 @@ scenario_churn (Run *run)
   Range ranges[2];
 
   warm_up (run);
+  wait_published (run);
   for (uint32_t i = 0; i < run->n; i++)
     order[i] = i;
   mesh_sim_rng_shuffle (rng, order, run->n);
@@ -1617,6 +1654,7 @@ scenario_hostile (Run *run)
   mesh_sim_set_frame_func (run->sim, on_hostile_frame, run);
 
   warm_up (run);
+  wait_published (run);
 
   run->n_attack_links = MIN (mesh_sim_node_links (run->sim, run->hostile,
                                                   links, G_N_ELEMENTS (links)),
