@@ -1,0 +1,7 @@
+# Signed updates: trust store, manifests and their verification, the
+# chunk cache, and the apply helper.  Above crypto/ and wire/, below the
+# engine that will distribute updates.
+noinst_LTLIBRARIES += lib/update/libmesh-update.la
+lib_update_libmesh_update_la_SOURCES = \
+	lib/update/fileutil.c lib/update/fileutil.h \
+	lib/update/trust.c lib/update/trust.h
