@@ -4,4 +4,5 @@
 noinst_LTLIBRARIES += lib/update/libmesh-update.la
 lib_update_libmesh_update_la_SOURCES = \
 	lib/update/fileutil.c lib/update/fileutil.h \
-	lib/update/trust.c lib/update/trust.h
+	lib/update/trust.c lib/update/trust.h \
+	lib/update/package.c lib/update/package.h
