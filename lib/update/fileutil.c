@@ -130,10 +130,9 @@ write_all (int fd, const guint8 *p, gsize len)
   return TRUE;
 }
 
-/* A new temporary file beside path; its name in *tmp_out. */
-static int
-open_temp (const char *what, const char *path, int mode, char **tmp_out,
-           GError **error)
+int
+mesh_update_temp_open (const char *what, const char *path, int mode,
+                       char **tmp_out, GError **error)
 {
   char *tmp = g_strdup_printf ("%s.tmp-XXXXXX", path);
   int fd = g_mkstemp_full (tmp, O_WRONLY | O_CLOEXEC, mode);
@@ -157,9 +156,9 @@ open_temp (const char *what, const char *path, int mode, char **tmp_out,
   return fd;
 }
 
-static gboolean
-finish_temp (const char *what, int fd, char *tmp, const char *path,
-             GError **error)
+gboolean
+mesh_update_temp_commit (const char *what, int fd, char *tmp,
+                         const char *path, GError **error)
 {
   if (fsync (fd) != 0)
     {
@@ -195,7 +194,7 @@ mesh_update_write_file (const char *what, const char *path, const void *data,
 
   g_return_val_if_fail (path != NULL && (data != NULL || len == 0), FALSE);
 
-  fd = open_temp (what, path, mode, &tmp, error);
+  fd = mesh_update_temp_open (what, path, mode, &tmp, error);
   if (fd < 0)
     return FALSE;
   if (!write_all (fd, data, len))
@@ -206,12 +205,12 @@ mesh_update_write_file (const char *what, const char *path, const void *data,
       g_free (tmp);
       return FALSE;
     }
-  return finish_temp (what, fd, tmp, path, error);
+  return mesh_update_temp_commit (what, fd, tmp, path, error);
 }
 
 gboolean
 mesh_update_copy_file (const char *what, const char *src, const char *dst,
-                       GError **error)
+                       int mode, GError **error)
 {
   guint8 buf[64 * 1024];
   struct stat st;
@@ -230,7 +229,8 @@ mesh_update_copy_file (const char *what, const char *src, const char *dst,
       close (in);
       return FALSE;
     }
-  out = open_temp (what, dst, st.st_mode & 07777, &tmp, error);
+  out = mesh_update_temp_open (what, dst, mode >= 0 ? mode : (int) (st.st_mode & 07777),
+                               &tmp, error);
   if (out < 0)
     {
       close (in);
@@ -255,5 +255,19 @@ mesh_update_copy_file (const char *what, const char *src, const char *dst,
         break;
     }
   close (in);
-  return finish_temp (what, out, tmp, dst, error);
+  return mesh_update_temp_commit (what, out, tmp, dst, error);
+}
+
+void
+mesh_update_temp_abort (int fd, char *tmp)
+{
+  close (fd);
+  g_unlink (tmp);
+  g_free (tmp);
+}
+
+gboolean
+mesh_update_write_all (int fd, const void *data, gsize len)
+{
+  return write_all (fd, data, len);
 }

@@ -19,10 +19,27 @@ gboolean mesh_update_write_file (const char *what, const char *path,
                                  const void *data, gsize len, int mode,
                                  GError **error);
 
-/* Copy src to a temporary file beside dst (mode of src), fsync, rename
- * over dst, fsync the directory. */
+/* Copy src to a temporary file beside dst with mode (-1: the mode of
+ * src), fsync, rename over dst, fsync the directory. */
 gboolean mesh_update_copy_file (const char *what, const char *src,
-                                const char *dst, GError **error);
+                                const char *dst, int mode, GError **error);
+
+/* A new temporary file beside path, created with mode (umask ignored);
+ * its name in *tmp_out (free it with g_free, or let commit or abort).
+ * Returns the descriptor, or -1 with error set. */
+int mesh_update_temp_open (const char *what, const char *path, int mode,
+                           char **tmp_out, GError **error);
+
+/* fsync and close fd, rename tmp over path, fsync the directory; takes
+ * tmp.  On failure the temporary is removed. */
+gboolean mesh_update_temp_commit (const char *what, int fd, char *tmp,
+                                  const char *path, GError **error);
+
+/* Close fd and remove tmp; takes tmp. */
+void mesh_update_temp_abort (int fd, char *tmp);
+
+/* write(2) until done; FALSE with errno set on failure. */
+gboolean mesh_update_write_all (int fd, const void *data, gsize len);
 
 /* fsync the directory holding path, so a rename in it is durable. */
 gboolean mesh_update_sync_dir (const char *path, GError **error);

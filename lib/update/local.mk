@@ -5,4 +5,6 @@ noinst_LTLIBRARIES += lib/update/libmesh-update.la
 lib_update_libmesh_update_la_SOURCES = \
 	lib/update/fileutil.c lib/update/fileutil.h \
 	lib/update/trust.c lib/update/trust.h \
-	lib/update/package.c lib/update/package.h
+	lib/update/package.c lib/update/package.h \
+	lib/update/chunks.c lib/update/chunks.h \
+	lib/update/apply.c lib/update/apply.h

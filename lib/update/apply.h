@@ -1,0 +1,43 @@
+/* Installing an update: verify, back up, replace atomically, check,
+ * roll back on failure. */
+#ifndef MESH_UPDATE_APPLY_H
+#define MESH_UPDATE_APPLY_H
+
+#include <glib.h>
+
+#include "update/package.h"
+#include "update/trust.h"
+
+/* The caller's check of the installed file (for the tool: a command).
+ * FALSE with error set makes the apply roll back. */
+typedef gboolean (*MeshUpdateCheckFunc) (const char *target, void *user_data,
+                                         GError **error);
+
+typedef enum {
+  MESH_UPDATE_NOT_APPLIED = 0,   /* refused before target was touched */
+  MESH_UPDATE_APPLIED,           /* target holds the new data */
+  MESH_UPDATE_ROLLED_BACK,       /* the check failed; target restored */
+  MESH_UPDATE_ROLLBACK_FAILED,   /* the check failed and so did the restore */
+} MeshUpdateOutcome;
+
+/* Replace target with the update data in data_path:
+ * 1. verify the manifest against ts for installed_version, and the data
+ *    against the manifest (the codes of mesh_update_manifest_verify and
+ *    mesh_update_verify_file); nothing is touched on failure;
+ * 2. copy the current target, when there is one, to backup_path (NULL:
+ *    target + ".bak");
+ * 3. write the data beside target with target's mode (0755 for a new
+ *    file) and rename it over target;
+ * 4. run check (may be NULL); when it fails, rename the backup over
+ *    target (or remove target if there was none), so the old file is
+ *    back byte for byte, and fail with check's error.
+ * After success the backup stays, for a later manual rollback.
+ * *outcome (nullable) tells which of these ends was reached. */
+gboolean mesh_update_apply (const MeshWireUpdateManifest *m,
+                            const MeshTrustStore *ts,
+                            guint64 installed_version, const char *data_path,
+                            const char *target, const char *backup_path,
+                            MeshUpdateCheckFunc check, void *user_data,
+                            MeshUpdateOutcome *outcome, GError **error);
+
+#endif

@@ -1,0 +1,76 @@
+/* The chunk cache: update chunks on disk under one directory, one file
+ * per chunk named by the 64 hex digits of its SHA-256, so a chunk is
+ * found by its hash whatever update it belongs to.
+ *
+ * Every chunk is checked against its hash when it arrives and again
+ * when it is read, so a corrupt file is never served or assembled.
+ * Files are written to a temporary name and renamed, so a crash leaves
+ * whole chunks or none; reopening the directory after a restart finds
+ * what was stored, which is how a download resumes.  The cache holds at
+ * most max_bytes: storing more evicts the oldest chunks first (the order
+ * they were stored in; after a restart, file modification times). */
+#ifndef MESH_UPDATE_CHUNKS_H
+#define MESH_UPDATE_CHUNKS_H
+
+#include <stdint.h>
+#include <glib.h>
+
+#include "crypto/hash.h"
+#include "wire/codec.h"
+
+typedef struct MeshChunkStore MeshChunkStore;
+
+/* Open (creating it with mode 0700 if needed) the cache in dir.  Chunk
+ * files are indexed by name and size; leftover temporary files are
+ * removed; other names are left alone.  max_bytes is at least
+ * MESH_WIRE_MAX_CHUNK_SIZE (INVALID_ARGUMENT otherwise).  When the
+ * directory holds more than max_bytes, the oldest chunks are evicted. */
+MeshChunkStore *mesh_chunk_store_open (const char *dir, guint64 max_bytes,
+                                       GError **error);
+void mesh_chunk_store_free (MeshChunkStore *cs);
+
+/* Store data as the chunk whose SHA-256 is hash.  CHECKSUM_MISMATCH
+ * (nothing stored) when data does not hash to it; INVALID for an empty
+ * chunk, TOO_LARGE above MESH_WIRE_MAX_CHUNK_SIZE; IO.  Storing a chunk
+ * already held succeeds without writing. */
+gboolean mesh_chunk_store_put (MeshChunkStore *cs,
+                               const uint8_t hash[MESH_SHA256_LEN],
+                               const guint8 *data, gsize len, GError **error);
+
+/* Chunk index of the update m, as received from a peer: checked against
+ * the manifest's hash for that index and length (CHECKSUM_MISMATCH,
+ * INVALID for an index out of range), then stored. */
+gboolean mesh_chunk_store_put_chunk (MeshChunkStore *cs,
+                                     const MeshWireUpdateManifest *m,
+                                     guint32 index, const guint8 *data,
+                                     gsize len, GError **error);
+
+/* Whether a chunk with this hash is indexed (its file is not read). */
+gboolean mesh_chunk_store_has (const MeshChunkStore *cs,
+                               const uint8_t hash[MESH_SHA256_LEN]);
+
+/* The chunk with this hash, for serving it: NOT_FOUND when absent;
+ * CHECKSUM_MISMATCH when the file no longer matches (it is then removed).
+ * Returns: (transfer full). */
+GBytes *mesh_chunk_store_get (MeshChunkStore *cs,
+                              const uint8_t hash[MESH_SHA256_LEN],
+                              GError **error);
+
+/* Indices (guint32) of the chunks of m not held, in order.  Held chunks
+ * are read and checked; a corrupt one is removed and listed.
+ * Returns: (transfer full). */
+GArray *mesh_chunk_store_missing (MeshChunkStore *cs,
+                                  const MeshWireUpdateManifest *m);
+
+/* Write the data of m to path (temporary file, checked, renamed):
+ * NOT_FOUND naming the first missing chunk, CHECKSUM_MISMATCH. */
+gboolean mesh_chunk_store_assemble (MeshChunkStore *cs,
+                                    const MeshWireUpdateManifest *m,
+                                    const char *path, GError **error);
+
+guint64 mesh_chunk_store_used (const MeshChunkStore *cs);
+guint mesh_chunk_store_count (const MeshChunkStore *cs);
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshChunkStore, mesh_chunk_store_free)
+
+#endif
