@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <utime.h>
 #include <glib.h>
 #include <glib/gstdio.h>
 #include <meshara/meshara.h>
@@ -15,6 +16,8 @@
 #include "crypto/identity.h"
 #include "update/trust.h"
 #include "update/package.h"
+#include "update/chunks.h"
+#include "update/apply.h"
 #include "wire/codec.h"
 
 /* ---- Fixtures */
@@ -662,6 +665,448 @@ test_rejections (void)
   g_clear_error (&error);
 }
 
+/* ---- Chunk cache */
+
+static gboolean
+array_equal (GArray *a, const guint32 *want, guint n)
+{
+  if (a->len != n)
+    return FALSE;
+  for (guint i = 0; i < n; i++)
+    if (g_array_index (a, guint32, i) != want[i])
+      return FALSE;
+  return TRUE;
+}
+
+static char *
+chunk_file (const char *dir, const guint8 *hash)
+{
+  g_autofree char *hex = g_malloc (65);
+  for (int i = 0; i < 32; i++)
+    g_snprintf (hex + 2 * i, 3, "%02x", hash[i]);
+  return g_build_filename (dir, hex, NULL);
+}
+
+static void
+test_chunks_verify (void)
+{
+  const gsize len = 4 * 65536 + 1000;
+  g_autofree guint8 *data = make_data (len, 5);
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *cache = g_build_filename (dir, "cache", NULL);
+  g_autoptr (GBytes) b = build_signed (&default_info, data, len, NULL, 0);
+  g_autoptr (MeshWireUpdateManifest) m = parse (b);
+  g_autoptr (MeshChunkStore) cs = NULL;
+  g_autoptr (GBytes) got = NULL;
+  g_autofree char *file = NULL;
+  GError *error = NULL;
+  guint8 bad[65536];
+
+  cs = mesh_chunk_store_open (cache, 16 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (cs);
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 0);
+
+  /* A good chunk is stored. */
+  g_assert_true (mesh_chunk_store_put_chunk (cs, m, 1, data + 65536, 65536, &error));
+  g_assert_no_error (error);
+  g_assert_true (mesh_chunk_store_has (cs, m->chunk_hashes[1].data));
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, 65536);
+
+  /* A corrupt chunk is refused and not stored. */
+  memcpy (bad, data, sizeof bad);
+  bad[1234] ^= 0x40;
+  g_assert_false (mesh_chunk_store_put_chunk (cs, m, 0, bad, sizeof bad, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (mesh_chunk_store_has (cs, m->chunk_hashes[0].data));
+  /* The right bytes under the wrong index, a short chunk, a bad index. */
+  g_assert_false (mesh_chunk_store_put_chunk (cs, m, 2, data, 65536, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (mesh_chunk_store_put_chunk (cs, m, 4, data + 4 * 65536, 999, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (mesh_chunk_store_put_chunk (cs, m, 5, data, 1000, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_clear_error (&error);
+  /* Raw put checks the hash as well. */
+  g_assert_false (mesh_chunk_store_put (cs, m->chunk_hashes[0].data, bad,
+                                        sizeof bad, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 1);
+  g_assert_cmpuint (count_entries (cache), ==, 1);
+
+  /* Served by hash, byte for byte. */
+  got = mesh_chunk_store_get (cs, m->chunk_hashes[1].data, &error);
+  g_assert_no_error (error);
+  g_assert_cmpmem (g_bytes_get_data (got, NULL), g_bytes_get_size (got),
+                   data + 65536, 65536);
+  g_assert_null (mesh_chunk_store_get (cs, m->chunk_hashes[0].data, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+
+  /* A file damaged on disk is not served, and is forgotten. */
+  file = chunk_file (cache, m->chunk_hashes[1].data);
+  g_assert_true (g_file_set_contents (file, (char *) bad, sizeof bad, NULL));
+  g_assert_null (mesh_chunk_store_get (cs, m->chunk_hashes[1].data, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_false (mesh_chunk_store_has (cs, m->chunk_hashes[1].data));
+  g_assert_false (g_file_test (file, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, 0);
+
+  g_clear_pointer (&cs, mesh_chunk_store_free);
+  rm_tree (dir);
+}
+
+/* After a restart the cache knows what it holds: only the rest is
+ * fetched. */
+static void
+test_chunks_resume (void)
+{
+  const gsize len = 5 * 65536 - 7;
+  g_autofree guint8 *data = make_data (len, 6);
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *cache = g_build_filename (dir, "cache", NULL);
+  g_autofree char *out = g_build_filename (dir, "assembled", NULL);
+  g_autofree char *junk = NULL;
+  g_autofree char *file3 = NULL;
+  g_autoptr (GBytes) b = build_signed (&default_info, data, len, NULL, 0);
+  g_autoptr (MeshWireUpdateManifest) m = parse (b);
+  MeshChunkStore *cs;
+  GArray *missing;
+  GError *error = NULL;
+  g_autofree char *assembled = NULL;
+  gsize alen;
+  const guint32 all[] = { 0, 1, 2, 3, 4 };
+  const guint32 rest[] = { 2, 4 };
+  const guint32 rest3[] = { 2, 3, 4 };
+
+  cs = mesh_chunk_store_open (cache, 16 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  missing = mesh_chunk_store_missing (cs, m);
+  g_assert_true (array_equal (missing, all, 5));
+  g_array_unref (missing);
+  for (guint32 i = 0; i < 4; i++)
+    if (i != 2)
+      g_assert_true (mesh_chunk_store_put_chunk (cs, m, i, data + i * 65536,
+                                                 65536, &error));
+  g_assert_no_error (error);
+  /* Assembling now names the first missing chunk. */
+  g_assert_false (mesh_chunk_store_assemble (cs, m, out, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND);
+  g_assert_nonnull (strstr (error->message, "chunk 2"));
+  g_clear_error (&error);
+  g_assert_false (g_file_test (out, G_FILE_TEST_EXISTS));
+  mesh_chunk_store_free (cs);
+
+  /* Restart: a write interrupted by the crash left a temporary file. */
+  junk = g_strconcat (cache, "/", "00000000000000000000000000000000"
+                      "00000000000000000000000000000000.tmp-AbCdEf", NULL);
+  g_assert_true (g_file_set_contents (junk, "partial", -1, NULL));
+  cs = mesh_chunk_store_open (cache, 16 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  g_assert_false (g_file_test (junk, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 3);
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, 3 * 65536);
+  missing = mesh_chunk_store_missing (cs, m);
+  g_assert_true (array_equal (missing, rest, 2));
+  g_array_unref (missing);
+
+  /* A chunk damaged while the node was down is fetched again. */
+  file3 = chunk_file (cache, m->chunk_hashes[3].data);
+  g_assert_true (g_file_set_contents (file3, "garbage", -1, NULL));
+  mesh_chunk_store_free (cs);
+  cs = mesh_chunk_store_open (cache, 16 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  missing = mesh_chunk_store_missing (cs, m);
+  g_assert_true (array_equal (missing, rest3, 3));
+  g_array_unref (missing);
+  g_assert_false (g_file_test (file3, G_FILE_TEST_EXISTS));
+
+  for (guint32 i = 2; i < 5; i++)
+    g_assert_true (mesh_chunk_store_put_chunk (cs, m, i, data + i * 65536,
+                                               mesh_update_chunk_len (m, i),
+                                               &error));
+  g_assert_no_error (error);
+  missing = mesh_chunk_store_missing (cs, m);
+  g_assert_cmpuint (missing->len, ==, 0);
+  g_array_unref (missing);
+  g_assert_true (mesh_chunk_store_assemble (cs, m, out, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (out, &assembled, &alen, NULL));
+  g_assert_cmpmem (assembled, alen, data, len);
+  mesh_chunk_store_free (cs);
+  rm_tree (dir);
+}
+
+/* The cache keeps at most its limit and evicts the oldest chunk first,
+ * also after a restart. */
+static void
+test_chunks_evict (void)
+{
+  const gsize csize = 256 * 1024;
+  const guint64 limit = 1024 * 1024;   /* four chunks */
+  g_autofree char *dir = make_tmpdir ();
+  guint8 *chunks[7];
+  guint8 hashes[7][32];
+  MeshChunkStore *cs;
+  GError *error = NULL;
+
+  for (guint i = 0; i < 7; i++)
+    {
+      chunks[i] = make_data (csize, 100 + i);
+      mesh_sha256 (chunks[i], csize, hashes[i]);
+    }
+  g_assert_null (mesh_chunk_store_open (dir, limit - 1, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+
+  cs = mesh_chunk_store_open (dir, limit, &error);
+  g_assert_no_error (error);
+  for (guint i = 0; i < 4; i++)
+    g_assert_true (mesh_chunk_store_put (cs, hashes[i], chunks[i], csize, &error));
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, limit);
+  /* The fifth evicts the first. */
+  g_assert_true (mesh_chunk_store_put (cs, hashes[4], chunks[4], csize, &error));
+  g_assert_no_error (error);
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 4);
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, limit);
+  g_assert_false (mesh_chunk_store_has (cs, hashes[0]));
+  for (guint i = 1; i < 5; i++)
+    g_assert_true (mesh_chunk_store_has (cs, hashes[i]));
+  g_assert_cmpuint (count_entries (dir), ==, 4);
+  /* Storing a held chunk again changes nothing. */
+  g_assert_true (mesh_chunk_store_put (cs, hashes[1], chunks[1], csize, &error));
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 4);
+  mesh_chunk_store_free (cs);
+
+  /* After a restart the order comes from the files' times: make chunk 3
+     the oldest. */
+  for (guint i = 1; i < 5; i++)
+    {
+      g_autofree char *f = chunk_file (dir, hashes[i]);
+      struct utimbuf t;
+      t.actime = t.modtime = i == 3 ? 1000 : 2000 + i;
+      g_assert_cmpint (g_utime (f, &t), ==, 0);
+    }
+  cs = mesh_chunk_store_open (dir, limit, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mesh_chunk_store_count (cs), ==, 4);
+  g_assert_true (mesh_chunk_store_put (cs, hashes[5], chunks[5], csize, &error));
+  g_assert_false (mesh_chunk_store_has (cs, hashes[3]));
+  g_assert_true (mesh_chunk_store_has (cs, hashes[1]));
+  g_assert_true (mesh_chunk_store_put (cs, hashes[6], chunks[6], csize, &error));
+  g_assert_false (mesh_chunk_store_has (cs, hashes[1]));
+  g_assert_true (mesh_chunk_store_has (cs, hashes[2]));
+  g_assert_true (mesh_chunk_store_has (cs, hashes[4]));
+  g_assert_cmpuint (mesh_chunk_store_used (cs), ==, limit);
+  g_assert_cmpuint (count_entries (dir), ==, 4);
+  mesh_chunk_store_free (cs);
+
+  for (guint i = 0; i < 7; i++)
+    g_free (chunks[i]);
+  rm_tree (dir);
+}
+
+/* ---- Apply and rollback */
+
+typedef struct {
+  gboolean pass;
+  guint calls;
+  GBytes *seen;          /* what target held during the check */
+} CheckState;
+
+static gboolean
+check_cb (const char *target, void *user_data, GError **error)
+{
+  CheckState *st = user_data;
+  char *contents;
+  gsize len;
+
+  st->calls++;
+  g_assert_true (g_file_get_contents (target, &contents, &len, NULL));
+  g_clear_pointer (&st->seen, g_bytes_unref);
+  st->seen = g_bytes_new_take (contents, len);
+  if (!st->pass)
+    g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED,
+                 "self-test exited with status 3");
+  return st->pass;
+}
+
+typedef struct {
+  char *dir, *target, *backup, *data_path;
+  guint8 *old_data, *new_data;
+  gsize old_len, new_len;
+  MeshIdentity authority;
+  MeshTrustStore *ts;
+  GBytes *manifest;
+  MeshWireUpdateManifest *m;
+} ApplyFixture;
+
+static void
+apply_setup (ApplyFixture *f, gconstpointer unused)
+{
+  f->dir = make_tmpdir ();
+  f->target = g_build_filename (f->dir, "program", NULL);
+  f->backup = g_build_filename (f->dir, "program.bak", NULL);
+  f->data_path = g_build_filename (f->dir, "download", NULL);
+  f->old_len = 40000;
+  f->old_data = make_data (f->old_len, 7);
+  f->new_len = 150000;
+  f->new_data = make_data (f->new_len, 8);
+  g_assert_true (g_file_set_contents (f->target, (char *) f->old_data,
+                                      (gssize) f->old_len, NULL));
+  g_assert_cmpint (g_chmod (f->target, 0750), ==, 0);
+  g_assert_true (g_file_set_contents (f->data_path, (char *) f->new_data,
+                                      (gssize) f->new_len, NULL));
+  make_authority (&f->authority, 50);
+  f->ts = store_with (&f->authority, 1, 1);
+  f->manifest = build_signed (&default_info, f->new_data, f->new_len,
+                              &f->authority, 1);
+  f->m = parse (f->manifest);
+}
+
+static void
+apply_teardown (ApplyFixture *f, gconstpointer unused)
+{
+  rm_tree (f->dir);
+  g_free (f->dir);
+  g_free (f->target);
+  g_free (f->backup);
+  g_free (f->data_path);
+  g_free (f->old_data);
+  g_free (f->new_data);
+  mesh_trust_store_free (f->ts);
+  g_bytes_unref (f->manifest);
+  mesh_wire_free (f->m);
+}
+
+static void
+assert_file (const char *path, const guint8 *want, gsize len, int mode)
+{
+  char *contents;
+  gsize got;
+  GStatBuf st;
+
+  g_assert_true (g_file_get_contents (path, &contents, &got, NULL));
+  g_assert_cmpmem (contents, got, want, len);
+  g_free (contents);
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpint (st.st_mode & 07777, ==, mode);
+}
+
+static void
+test_apply_rollback (ApplyFixture *f, gconstpointer unused)
+{
+  CheckState st = { FALSE, 0, NULL };
+  MeshUpdateOutcome outcome = MESH_UPDATE_APPLIED;
+  GError *error = NULL;
+
+  g_assert_false (mesh_update_apply (f->m, f->ts, 7, f->data_path, f->target,
+                                     NULL, check_cb, &st, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "status 3"));
+  g_assert_nonnull (strstr (error->message, "previous file restored"));
+  g_clear_error (&error);
+  g_assert_cmpint (outcome, ==, MESH_UPDATE_ROLLED_BACK);
+  /* The check ran on the new file... */
+  g_assert_cmpuint (st.calls, ==, 1);
+  g_assert_cmpmem (g_bytes_get_data (st.seen, NULL), g_bytes_get_size (st.seen),
+                   f->new_data, f->new_len);
+  /* ...and the old one is back byte for byte, with its mode. */
+  assert_file (f->target, f->old_data, f->old_len, 0750);
+  /* Nothing left behind: the backup went back into place, no temporaries. */
+  g_assert_false (g_file_test (f->backup, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_entries (f->dir), ==, 2);
+  g_bytes_unref (st.seen);
+}
+
+static void
+test_apply_success (ApplyFixture *f, gconstpointer unused)
+{
+  CheckState st = { TRUE, 0, NULL };
+  MeshUpdateOutcome outcome = MESH_UPDATE_NOT_APPLIED;
+  GError *error = NULL;
+
+  g_assert_true (mesh_update_apply (f->m, f->ts, 7, f->data_path, f->target,
+                                    NULL, check_cb, &st, &outcome, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (outcome, ==, MESH_UPDATE_APPLIED);
+  g_assert_cmpuint (st.calls, ==, 1);
+  assert_file (f->target, f->new_data, f->new_len, 0750);
+  assert_file (f->backup, f->old_data, f->old_len, 0750);
+  g_assert_cmpuint (count_entries (f->dir), ==, 3);
+  g_bytes_unref (st.seen);
+}
+
+static void
+test_apply_refused (ApplyFixture *f, gconstpointer unused)
+{
+  CheckState st = { TRUE, 0, NULL };
+  MeshUpdateOutcome outcome = MESH_UPDATE_APPLIED;
+  GError *error = NULL;
+  guint8 *bad = g_memdup2 (f->new_data, f->new_len);
+
+  /* Data changed on disk after it was verified on arrival. */
+  bad[f->new_len / 2] ^= 1;
+  g_assert_true (g_file_set_contents (f->data_path, (char *) bad,
+                                      (gssize) f->new_len, NULL));
+  g_assert_false (mesh_update_apply (f->m, f->ts, 7, f->data_path, f->target,
+                                     NULL, check_cb, &st, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+  g_clear_error (&error);
+  g_assert_cmpint (outcome, ==, MESH_UPDATE_NOT_APPLIED);
+  g_free (bad);
+  g_assert_true (g_file_set_contents (f->data_path, (char *) f->new_data,
+                                      (gssize) f->new_len, NULL));
+
+  /* A downgrade, and an untrusted manifest. */
+  g_assert_false (mesh_update_apply (f->m, f->ts, 10, f->data_path, f->target,
+                                     NULL, check_cb, &st, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_DOWNGRADE);
+  g_clear_error (&error);
+  g_assert_true (mesh_trust_store_remove (f->ts, f->authority.pub.ed_pub));
+  g_assert_false (mesh_update_apply (f->m, f->ts, 7, f->data_path, f->target,
+                                     NULL, check_cb, &st, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_UNTRUSTED);
+  g_clear_error (&error);
+
+  /* None of it touched the target or ran the check. */
+  g_assert_cmpuint (st.calls, ==, 0);
+  assert_file (f->target, f->old_data, f->old_len, 0750);
+  g_assert_false (g_file_test (f->backup, G_FILE_TEST_EXISTS));
+  g_assert_cmpuint (count_entries (f->dir), ==, 2);
+}
+
+/* A first install whose check fails leaves no file behind. */
+static void
+test_apply_new_target (ApplyFixture *f, gconstpointer unused)
+{
+  CheckState st = { FALSE, 0, NULL };
+  MeshUpdateOutcome outcome;
+  GError *error = NULL;
+  g_autofree char *fresh = g_build_filename (f->dir, "fresh", NULL);
+
+  g_assert_false (mesh_update_apply (f->m, f->ts, 0, f->data_path, fresh, NULL,
+                                     check_cb, &st, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "new file removed"));
+  g_clear_error (&error);
+  g_assert_cmpint (outcome, ==, MESH_UPDATE_ROLLED_BACK);
+  g_assert_false (g_file_test (fresh, G_FILE_TEST_EXISTS));
+  g_clear_pointer (&st.seen, g_bytes_unref);
+
+  st.pass = TRUE;
+  g_assert_true (mesh_update_apply (f->m, f->ts, 0, f->data_path, fresh, NULL,
+                                    check_cb, &st, &outcome, &error));
+  g_assert_no_error (error);
+  assert_file (fresh, f->new_data, f->new_len, 0755);
+  g_clear_pointer (&st.seen, g_bytes_unref);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -673,5 +1118,16 @@ main (int argc, char **argv)
   g_test_add_func ("/update/manifest/threshold", test_threshold);
   g_test_add_func ("/update/manifest/cosign", test_cosign);
   g_test_add_func ("/update/manifest/rejections", test_rejections);
+  g_test_add_func ("/update/chunks/verify", test_chunks_verify);
+  g_test_add_func ("/update/chunks/resume", test_chunks_resume);
+  g_test_add_func ("/update/chunks/evict", test_chunks_evict);
+  g_test_add ("/update/apply/rollback", ApplyFixture, NULL, apply_setup,
+              test_apply_rollback, apply_teardown);
+  g_test_add ("/update/apply/success", ApplyFixture, NULL, apply_setup,
+              test_apply_success, apply_teardown);
+  g_test_add ("/update/apply/refused", ApplyFixture, NULL, apply_setup,
+              test_apply_refused, apply_teardown);
+  g_test_add ("/update/apply/new-target", ApplyFixture, NULL, apply_setup,
+              test_apply_new_target, apply_teardown);
   return g_test_run ();
 }
