@@ -7,4 +7,6 @@ lib_update_libmesh_update_la_SOURCES = \
 	lib/update/trust.c lib/update/trust.h \
 	lib/update/package.c lib/update/package.h \
 	lib/update/chunks.c lib/update/chunks.h \
-	lib/update/apply.c lib/update/apply.h
+	lib/update/apply.c lib/update/apply.h \
+	lib/update/notice.c lib/update/notice.h \
+	lib/update/query.c lib/update/query.h

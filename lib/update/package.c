@@ -420,37 +420,37 @@ mesh_update_manifest_merge (const guint8 *a, gsize a_len, const guint8 *b,
 /* Verification */
 
 gboolean
-mesh_update_manifest_verify (const MeshWireUpdateManifest *m,
-                             const MeshTrustStore *ts,
-                             guint64 installed_version, guint *n_trusted,
-                             GError **error)
+mesh_update_check_signatures (MeshWireAuthoritySignature *const *sigs, gsize n,
+                              const uint8_t digest[MESH_SHA256_LEN],
+                              const MeshTrustStore *ts, const char *what,
+                              guint *n_trusted, GError **error)
 {
-  guint8 digest[MESH_SHA256_LEN];
   guint valid = 0, untrusted = 0, k;
 
-  g_return_val_if_fail (m != NULL && ts != NULL, FALSE);
+  g_return_val_if_fail (ts != NULL && digest != NULL && what != NULL, FALSE);
+  g_return_val_if_fail (sigs != NULL || n == 0, FALSE);
 
   if (n_trusted)
     *n_trusted = 0;
-  mesh_update_manifest_digest (m, digest);
-  for (gsize i = 0; i < m->n_signatures; i++)
+  for (gsize i = 0; i < n; i++)
     {
-      const MeshWireAuthoritySignature *s = m->signatures[i];
+      const MeshWireAuthoritySignature *s = sigs[i];
       const MeshAuthority *a;
 
       if (s->public_key.len != MESH_ED25519_KEY_LEN
           || s->signature.len != MESH_ED25519_SIG_LEN)
         {
           g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
-                       "manifest of %s: signature %" G_GSIZE_FORMAT " has a "
-                       "%" G_GSIZE_FORMAT "-byte key and %" G_GSIZE_FORMAT
-                       "-byte signature, expected %d and %d", m->name, i,
-                       s->public_key.len, s->signature.len,
-                       MESH_ED25519_KEY_LEN, MESH_ED25519_SIG_LEN);
+                       "%s: signature %" G_GSIZE_FORMAT " has a %" G_GSIZE_FORMAT
+                       "-byte key and a %" G_GSIZE_FORMAT "-byte signature, "
+                       "expected %d and %d", what, i, s->public_key.len,
+                       s->signature.len, MESH_ED25519_KEY_LEN,
+                       MESH_ED25519_SIG_LEN);
           return FALSE;
         }
       /* One authority counts once, however often it signed. */
-      if (find_signer (m->signatures, i, s->public_key.data) >= 0)
+      if (find_signer ((MeshWireAuthoritySignature **) sigs, i,
+                       s->public_key.data) >= 0)
         continue;
       a = mesh_trust_store_lookup (ts, s->public_key.data);
       if (a == NULL || !mesh_trust_level_signs_updates (a->level))
@@ -458,14 +458,12 @@ mesh_update_manifest_verify (const MeshWireUpdateManifest *m,
           untrusted++;
           continue;
         }
-      if (!mesh_ed25519_verify (s->public_key.data, digest, sizeof digest,
+      if (!mesh_ed25519_verify (s->public_key.data, digest, MESH_SHA256_LEN,
                                 s->signature.data))
         {
           g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_BAD_SIGNATURE,
-                       "manifest of %s version %" G_GUINT64_FORMAT ": the "
-                       "signature of authority \"%s\" does not verify "
-                       "(tampered manifest or forged signature)", m->name,
-                       m->version, a->name);
+                       "%s: the signature of authority \"%s\" does not verify "
+                       "(tampered manifest or forged signature)", what, a->name);
           return FALSE;
         }
       valid++;
@@ -476,30 +474,57 @@ mesh_update_manifest_verify (const MeshWireUpdateManifest *m,
   if (valid < k)
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_UNTRUSTED,
-                   "manifest of %s version %" G_GUINT64_FORMAT ": %u valid "
-                   "signature%s of trusted update authorities, %u required "
-                   "(%u signer%s not trusted to sign updates)", m->name,
-                   m->version, valid, valid == 1 ? "" : "s", k, untrusted,
+                   "%s: %u valid signature%s of trusted update authorities, "
+                   "%u required (%u signer%s not trusted to sign updates)",
+                   what, valid, valid == 1 ? "" : "s", k, untrusted,
                    untrusted == 1 ? "" : "s");
       return FALSE;
     }
-  if (installed_version != 0 && installed_version < m->min_version)
+  return TRUE;
+}
+
+gboolean
+mesh_update_check_version (const char *name, guint64 version,
+                           guint64 min_version, guint64 installed_version,
+                           GError **error)
+{
+  if (installed_version != 0 && installed_version < min_version)
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_VERSION_TOO_OLD,
                    "%s version %" G_GUINT64_FORMAT " replaces version %"
                    G_GUINT64_FORMAT " or later; installed is %" G_GUINT64_FORMAT,
-                   m->name, m->version, m->min_version, installed_version);
+                   name, version, min_version, installed_version);
       return FALSE;
     }
-  if (m->version <= installed_version)
+  if (version <= installed_version)
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_DOWNGRADE,
                    "%s version %" G_GUINT64_FORMAT " is not newer than the "
-                   "installed version %" G_GUINT64_FORMAT, m->name, m->version,
+                   "installed version %" G_GUINT64_FORMAT, name, version,
                    installed_version);
       return FALSE;
     }
   return TRUE;
+}
+
+gboolean
+mesh_update_manifest_verify (const MeshWireUpdateManifest *m,
+                             const MeshTrustStore *ts,
+                             guint64 installed_version, guint *n_trusted,
+                             GError **error)
+{
+  g_autofree char *what = NULL;
+  guint8 digest[MESH_SHA256_LEN];
+
+  g_return_val_if_fail (m != NULL && ts != NULL, FALSE);
+
+  mesh_update_manifest_digest (m, digest);
+  what = g_strdup_printf ("manifest of %s version %" G_GUINT64_FORMAT,
+                          m->name, m->version);
+  return mesh_update_check_signatures (m->signatures, m->n_signatures, digest,
+                                       ts, what, n_trusted, error)
+         && mesh_update_check_version (m->name, m->version, m->min_version,
+                                       installed_version, error);
 }
 
 gboolean

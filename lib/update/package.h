@@ -96,6 +96,21 @@ gboolean mesh_update_manifest_verify (const MeshWireUpdateManifest *m,
                                       guint64 installed_version,
                                       guint *n_trusted, GError **error);
 
+/* The signature rule on its own, for anything signed over a manifest
+ * ID (manifests, notices): BAD_SIGNATURE, UNTRUSTED as above; what names
+ * the signed object in messages. */
+gboolean mesh_update_check_signatures (MeshWireAuthoritySignature *const *sigs,
+                                       gsize n,
+                                       const uint8_t digest[MESH_SHA256_LEN],
+                                       const MeshTrustStore *ts,
+                                       const char *what, guint *n_trusted,
+                                       GError **error);
+
+/* The version rules on their own: VERSION_TOO_OLD, DOWNGRADE as above. */
+gboolean mesh_update_check_version (const char *name, guint64 version,
+                                    guint64 min_version,
+                                    guint64 installed_version, GError **error);
+
 /* Chunk index of m: its size and hash.  INVALID for an index out of
  * range, CHECKSUM_MISMATCH for other data. */
 gboolean mesh_update_verify_chunk (const MeshWireUpdateManifest *m,

@@ -1,7 +1,7 @@
 /* Signed updates: the trust store, manifests and their k-of-n
- * verification with one error code per rejection reason, the chunk
- * cache (verification, resume, eviction) and the apply helper's
- * rollback. */
+ * verification with one error code per rejection reason, notices and
+ * update queries, the chunk cache (verification, resume, eviction) and
+ * the apply helper's rollback. */
 #include "config.h"
 
 #include <errno.h>
@@ -18,6 +18,8 @@
 #include "update/package.h"
 #include "update/chunks.h"
 #include "update/apply.h"
+#include "update/notice.h"
+#include "update/query.h"
 #include "wire/codec.h"
 
 /* ---- Fixtures */
@@ -1107,6 +1109,291 @@ test_apply_new_target (ApplyFixture *f, gconstpointer unused)
   g_clear_pointer (&st.seen, g_bytes_unref);
 }
 
+/* ---- Notice, queries and the codec rules of the new messages */
+
+static void
+test_notice (void)
+{
+  MeshIdentity ids[3];
+  gsize len = 9000;
+  g_autofree guint8 *data = make_data (len, 9);
+  g_autoptr (MeshTrustStore) ts = NULL;
+  g_autoptr (GBytes) b = NULL;
+  g_autoptr (GBytes) nb = NULL;
+  g_autoptr (GBytes) other = NULL;
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (MeshWireUpdateManifest) om = NULL;
+  g_autoptr (MeshWireUpdateNotice) n = NULL;
+  g_autoptr (GBytes) unsig = NULL;
+  g_autoptr (MeshWireUpdateManifest) um = NULL;
+  MeshUpdateInfo info2 = default_info;
+  GError *error = NULL;
+
+  for (guint i = 0; i < 3; i++)
+    make_authority (&ids[i], (guint8) (60 + i));
+  ts = store_with (ids, 2, 2);
+  b = build_signed (&default_info, data, len, ids, 2);
+  m = parse (b);
+  nb = mesh_update_notice_build (m, &error);
+  g_assert_no_error (error);
+  /* Small: no chunk list, no changelog. */
+  g_assert_cmpuint (g_bytes_get_size (nb), <, 300);
+  n = mesh_update_notice_parse (g_bytes_get_data (nb, NULL),
+                                g_bytes_get_size (nb), &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (n->n_signatures, ==, 2);
+  g_assert_true (mesh_update_notice_verify (n, ts, 7, &error));
+  g_assert_no_error (error);
+  g_assert_true (mesh_update_notice_matches (n, m, &error));
+  g_assert_no_error (error);
+
+  /* Same rules as the manifest. */
+  g_assert_false (mesh_update_notice_verify (n, ts, 10, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_DOWNGRADE);
+  g_clear_error (&error);
+  g_assert_true (mesh_trust_store_set_threshold (ts, 3, NULL));
+  g_assert_false (mesh_update_notice_verify (n, ts, 7, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_UNTRUSTED);
+  g_clear_error (&error);
+  g_assert_true (mesh_trust_store_set_threshold (ts, 2, NULL));
+  n->manifest_id.data[3] ^= 1;
+  g_assert_false (mesh_update_notice_verify (n, ts, 7, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_BAD_SIGNATURE);
+  g_clear_error (&error);
+  g_assert_false (mesh_update_notice_matches (n, m, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "manifest ID"));
+  g_clear_error (&error);
+  n->manifest_id.data[3] ^= 1;
+
+  /* A manifest of another update is not the one announced. */
+  info2.version = 11;
+  other = build_signed (&info2, data, len, ids, 1);
+  om = parse (other);
+  g_assert_false (mesh_update_notice_matches (n, om, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_clear_error (&error);
+  /* A hint changed in transit is caught when the manifest arrives. */
+  n->size++;
+  g_assert_false (mesh_update_notice_matches (n, m, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "size"));
+  g_clear_error (&error);
+
+  /* Nothing to announce without a signature. */
+  unsig = build_signed (&default_info, data, len, NULL, 0);
+  um = parse (unsig);
+  g_assert_null (mesh_update_notice_build (um, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
+static MeshWireResponse *
+ask (GBytes *query, GPtrArray *published, gboolean authorized)
+{
+  GError *error = NULL;
+  g_autoptr (MeshWireQuery) q = mesh_wire_decode_query (g_bytes_get_data (query, NULL),
+                                                        g_bytes_get_size (query),
+                                                        &error);
+  g_autoptr (GBytes) answer = NULL;
+  MeshWireResponse *r;
+
+  g_assert_no_error (error);
+  answer = mesh_update_query_answer (q, published, authorized);
+  r = mesh_wire_decode_response (g_bytes_get_data (answer, NULL),
+                                 g_bytes_get_size (answer), &error);
+  g_assert_no_error (error);
+  return r;
+}
+
+static void
+test_query (void)
+{
+  MeshIdentity a;
+  gsize len = 3000;
+  g_autofree guint8 *data = make_data (len, 10);
+  g_autoptr (GPtrArray) published = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  g_autoptr (MeshTrustStore) ts = NULL;
+  const guint8 qid[16] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16 };
+  guint8 other_qid[16] = { 0 };
+  GError *error = NULL;
+  guint64 versions[] = { 10, 12, 11 };
+  guint8 id12[32];
+
+  make_authority (&a, 70);
+  ts = store_with (&a, 1, 1);
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    {
+      MeshUpdateInfo info = default_info;
+      info.version = versions[i];
+      g_ptr_array_add (published, build_signed (&info, data, len, &a, 1));
+    }
+  {
+    g_autoptr (MeshWireUpdateManifest) m12 = parse (g_ptr_array_index (published, 1));
+    mesh_update_manifest_digest (m12, id12);
+  }
+
+  /* Latest: the newest, whatever the order published. */
+  {
+    g_autoptr (GBytes) q = mesh_update_query_latest (qid, "meshara-demo", 10, &error);
+    g_autoptr (MeshWireResponse) r = NULL;
+    g_autoptr (MeshWireUpdateManifest) m = NULL;
+
+    g_assert_no_error (error);
+    r = ask (q, published, TRUE);
+    g_assert_cmpint (r->code, ==, MESH_WIRE_RESPONSE_OK);
+    m = mesh_update_query_result (r, qid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (m->version, ==, 12);
+    g_assert_true (mesh_update_manifest_verify (m, ts, 10, NULL, &error));
+    g_assert_no_error (error);
+    /* Not the answer to another question. */
+    g_assert_null (mesh_update_query_result (r, other_qid, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  /* Nothing newer: NOT_FOUND. */
+  {
+    g_autoptr (GBytes) q = mesh_update_query_latest (qid, "meshara-demo", 12, &error);
+    g_autoptr (MeshWireResponse) r = ask (q, published, TRUE);
+    g_assert_cmpint (r->code, ==, MESH_WIRE_RESPONSE_NOT_FOUND);
+    g_assert_null (mesh_update_query_result (r, qid, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND);
+    g_clear_error (&error);
+  }
+  /* Refused asker: UNAUTHORIZED. */
+  {
+    g_autoptr (GBytes) q = mesh_update_query_latest (qid, "meshara-demo", 0, &error);
+    g_autoptr (MeshWireResponse) r = ask (q, published, FALSE);
+    g_assert_cmpint (r->code, ==, MESH_WIRE_RESPONSE_UNAUTHORIZED);
+    g_assert_null (mesh_update_query_result (r, qid, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_PERMISSION);
+    g_clear_error (&error);
+  }
+  /* By manifest ID, and an unknown one. */
+  {
+    g_autoptr (GBytes) q = mesh_update_query_manifest (qid, id12);
+    g_autoptr (MeshWireResponse) r = ask (q, published, TRUE);
+    g_autoptr (MeshWireUpdateManifest) m = mesh_update_query_result (r, qid, &error);
+    g_assert_no_error (error);
+    g_assert_cmpuint (m->version, ==, 12);
+  }
+  {
+    g_autoptr (GBytes) q = NULL;
+    g_autoptr (MeshWireResponse) r = NULL;
+    id12[0] ^= 1;
+    q = mesh_update_query_manifest (qid, id12);
+    r = ask (q, published, TRUE);
+    g_assert_cmpint (r->code, ==, MESH_WIRE_RESPONSE_NOT_FOUND);
+  }
+  /* A malformed body: ERROR. */
+  {
+    MeshWireQuery q = MESHARA__V1__QUERY_MESSAGE__INIT;
+    g_autoptr (GBytes) enc = NULL;
+    g_autoptr (MeshWireResponse) r = NULL;
+    guint8 junk[3] = { 0xff, 0xff, 0xff };
+    q.query_id.data = (guint8 *) qid;
+    q.query_id.len = 16;
+    q.query_type = (char *) MESH_WIRE_QUERY_UPDATE_LATEST;
+    q.body.data = junk;
+    q.body.len = sizeof junk;
+    enc = mesh_wire_encode (&q.base);
+    r = ask (enc, published, TRUE);
+    g_assert_cmpint (r->code, ==, MESH_WIRE_RESPONSE_ERROR);
+    g_assert_null (mesh_update_query_result (r, qid, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED);
+    g_assert_nonnull (strstr (error->message, "malformed"));
+    g_clear_error (&error);
+  }
+  /* The asker's name follows the wire rules. */
+  g_assert_null (mesh_update_query_latest (qid, "", 0, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_clear_error (&error);
+}
+
+/* Decoding the new messages applies their bounds. */
+static void
+test_wire_rules (void)
+{
+  MeshIdentity a;
+  g_autoptr (MeshTrustStore) ts = mesh_trust_store_new ();
+  g_autoptr (GBytes) enc = NULL;
+  g_autoptr (MeshWireTrustStore) m = NULL;
+  GError *error = NULL;
+  gsize len = 2048;
+  g_autofree guint8 *data = make_data (len, 11);
+
+  make_authority (&a, 80);
+  g_assert_true (mesh_trust_store_add (ts, a.pub.ed_pub, "A", "", "",
+                                       MESH_TRUST_FULL, 0, NULL));
+  enc = mesh_trust_store_encode (ts);
+  m = mesh_wire_decode_trust_store (g_bytes_get_data (enc, NULL),
+                                    g_bytes_get_size (enc), &error);
+  g_assert_no_error (error);
+
+  /* A trust level out of range, a key twice, an unknown file version. */
+  m->authorities[0]->level = 9;
+  g_assert_false (mesh_wire_validate (&m->base, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+  g_assert_nonnull (strstr (error->message, "TrustStore.authorities[0].level"));
+  g_clear_error (&error);
+  m->authorities[0]->level = MESH_WIRE_TRUST_FULL;
+  {
+    MeshWireTrustedAuthority *two[2] = { m->authorities[0], m->authorities[0] };
+    MeshWireTrustedAuthority **saved = m->authorities;
+    m->authorities = two;
+    m->n_authorities = 2;
+    g_assert_false (mesh_wire_validate (&m->base, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "same authority"));
+    g_clear_error (&error);
+    m->authorities = saved;
+    m->n_authorities = 1;
+  }
+  m->format_version = 2;
+  g_assert_false (mesh_wire_validate (&m->base, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_UNSUPPORTED_VERSION);
+  g_clear_error (&error);
+  m->format_version = 1;
+  g_assert_true (mesh_wire_validate (&m->base, &error));
+
+  /* A manifest: chunk count must fit size and chunk size; the count is
+     bounded before anything is allocated. */
+  {
+    g_autoptr (GBytes) b = build_signed (&default_info, data, len, &a, 1);
+    g_autoptr (MeshWireUpdateManifest) mf = parse (b);
+    mf->size = 100000;
+    g_assert_false (mesh_wire_validate (&mf->base, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+    g_assert_nonnull (strstr (error->message, "chunk_hashes"));
+    g_clear_error (&error);
+    mf->size = (guint64) MESH_WIRE_MAX_UPDATE_SIZE + 1;
+    g_assert_false (mesh_wire_validate (&mf->base, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_TOO_LARGE);
+    g_clear_error (&error);
+    mf->size = len;
+    mf->chunk_size = 10;
+    g_assert_false (mesh_wire_validate (&mf->base, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+    g_clear_error (&error);
+  }
+  {
+    /* 8193 chunk hashes: refused by the walk before protobuf-c unpacks. */
+    GByteArray *raw = g_byte_array_new ();
+    guint8 entry[34];
+    memset (entry, 0xab, sizeof entry);
+    entry[0] = (9 << 3) | 2;
+    entry[1] = 32;
+    for (guint i = 0; i < MESH_WIRE_MAX_UPDATE_CHUNKS + 1; i++)
+      g_byte_array_append (raw, entry, sizeof entry);
+    g_assert_null (mesh_update_manifest_parse (raw->data, raw->len, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_TOO_LARGE);
+    g_assert_nonnull (strstr (error->message, "chunk_hashes"));
+    g_clear_error (&error);
+    g_byte_array_unref (raw);
+  }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1118,6 +1405,9 @@ main (int argc, char **argv)
   g_test_add_func ("/update/manifest/threshold", test_threshold);
   g_test_add_func ("/update/manifest/cosign", test_cosign);
   g_test_add_func ("/update/manifest/rejections", test_rejections);
+  g_test_add_func ("/update/notice", test_notice);
+  g_test_add_func ("/update/query", test_query);
+  g_test_add_func ("/update/wire-rules", test_wire_rules);
   g_test_add_func ("/update/chunks/verify", test_chunks_verify);
   g_test_add_func ("/update/chunks/resume", test_chunks_resume);
   g_test_add_func ("/update/chunks/evict", test_chunks_evict);
