@@ -26,4 +26,5 @@ mesharainclude_HEADERS = \
 	lib/meshara/meshara-version.h \
 	lib/meshara/meshara-error.h \
 	lib/meshara/meshara-identity.h \
-	lib/meshara/meshara-node.h
+	lib/meshara/meshara-node.h \
+	lib/meshara/meshara-update.h

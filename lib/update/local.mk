@@ -9,4 +9,5 @@ lib_update_libmesh_update_la_SOURCES = \
 	lib/update/chunks.c lib/update/chunks.h \
 	lib/update/apply.c lib/update/apply.h \
 	lib/update/notice.c lib/update/notice.h \
-	lib/update/query.c lib/update/query.h
+	lib/update/query.c lib/update/query.h \
+	lib/update/update-api.c

@@ -1394,6 +1394,145 @@ test_wire_rules (void)
   }
 }
 
+/* ---- The public API */
+
+static gboolean
+public_check (const char *target, gpointer user_data, GError **error)
+{
+  guint *calls = user_data;
+
+  (*calls)++;
+  g_set_error_literal (error, MESHARA_ERROR, MESHARA_ERROR_FAILED,
+                       "refused by the test");
+  return FALSE;
+}
+
+static void
+test_public_api (void)
+{
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *store_path = g_build_filename (dir, "trust", NULL);
+  g_autofree char *data_path = g_build_filename (dir, "data", NULL);
+  g_autofree char *target = g_build_filename (dir, "target", NULL);
+  g_autoptr (MesharaIdentity) a = NULL;
+  g_autoptr (MesharaIdentity) b = NULL;
+  g_autoptr (MesharaTrustStore) store = meshara_trust_store_new ();
+  g_autoptr (MesharaTrustStore) back = NULL;
+  g_autoptr (GBytes) unsig = NULL;
+  g_autoptr (GBytes) by_a = NULL;
+  g_autoptr (GBytes) by_b = NULL;
+  g_autoptr (GBytes) both = NULL;
+  g_autofree char *key_a = NULL;
+  g_autofree char *key_b = NULL;
+  g_autofree char *fp = NULL;
+  g_autofree char *name = NULL;
+  g_autofree char *fp_a = NULL;
+  g_autofree char *label = NULL;
+  g_autofree char *changelog = NULL;
+  gsize len = 200000;
+  g_autofree guint8 *data = make_data (len, 12);
+  MesharaTrustLevel level = 0;
+  MesharaUpdateOutcome outcome = MESHARA_UPDATE_APPLIED;
+  guint64 version = 0, size = 0;
+  guint n_sigs = 99, calls = 0;
+  guint8 seed[32];
+  GError *error = NULL;
+
+  memset (seed, 1, sizeof seed);
+  a = meshara_identity_new_from_seed (seed, sizeof seed, &error);
+  memset (seed, 2, sizeof seed);
+  b = meshara_identity_new_from_seed (seed, sizeof seed, &error);
+  g_assert_no_error (error);
+  key_a = meshara_identity_get_public_key (a);
+  key_b = meshara_identity_get_public_key (b);
+
+  g_assert_true (meshara_trust_store_add (store, key_a, "Alpha", "desc",
+                                          "https://a.example/",
+                                          MESHARA_TRUST_LEVEL_UPDATE, &error));
+  g_assert_no_error (error);
+  g_assert_true (meshara_trust_store_add (store, key_b, "Beta", NULL, NULL,
+                                          meshara_trust_level_from_string ("full"),
+                                          &error));
+  g_assert_false (meshara_trust_store_add (store, "mshr1nonsense", "X", NULL,
+                                           NULL, MESHARA_TRUST_LEVEL_FULL, &error));
+  g_assert_nonnull (error);
+  g_clear_error (&error);
+  g_assert_true (meshara_trust_store_set_threshold (store, 2, &error));
+  g_assert_cmpuint (meshara_trust_store_get_n_authorities (store), ==, 2);
+  g_assert_true (meshara_trust_store_get_authority (store, 0, &fp, &name, NULL,
+                                                    NULL, &level));
+  fp_a = meshara_identity_get_fingerprint (a);
+  g_assert_cmpstr (fp, ==, fp_a);
+  g_assert_cmpstr (name, ==, "Alpha");
+  g_assert_cmpint (level, ==, MESHARA_TRUST_LEVEL_UPDATE);
+  g_assert_cmpstr (meshara_trust_level_to_string (level), ==, "update");
+  g_assert_false (meshara_trust_store_get_authority (store, 2, NULL, NULL, NULL,
+                                                     NULL, NULL));
+  g_assert_true (meshara_trust_store_save (store, store_path, &error));
+  back = meshara_trust_store_load (store_path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (meshara_trust_store_get_n_authorities (back), ==, 2);
+  g_assert_cmpuint (meshara_trust_store_get_threshold (back), ==, 2);
+
+  /* Publish with co-signing. */
+  g_assert_true (g_file_set_contents (data_path, (char *) data, (gssize) len, NULL));
+  unsig = meshara_update_manifest_new_from_file (data_path, "app", 3, "0.3",
+                                                 0, "notes", &error);
+  g_assert_no_error (error);
+  by_a = meshara_update_manifest_sign (unsig, a, &error);
+  g_assert_no_error (error);
+  {
+    g_autoptr (GBytes) exported = meshara_update_manifest_export_unsigned (by_a, &error);
+    g_assert_true (g_bytes_equal (exported, unsig));
+    by_b = meshara_update_manifest_sign (exported, b, &error);
+    g_assert_no_error (error);
+  }
+  g_assert_false (meshara_update_manifest_verify (by_a, back, 2, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_UNTRUSTED);
+  g_clear_error (&error);
+  both = meshara_update_manifest_merge (by_a, by_b, &error);
+  g_assert_no_error (error);
+  g_assert_true (meshara_update_manifest_get_info (both, &name, &version, &label,
+                                                   &size, &changelog, &n_sigs,
+                                                   &error) || TRUE);
+  g_assert_cmpstr (name, ==, "app");
+  g_assert_cmpuint (version, ==, 3);
+  g_assert_cmpstr (label, ==, "0.3");
+  g_assert_cmpuint (size, ==, len);
+  g_assert_cmpstr (changelog, ==, "notes");
+  g_assert_cmpuint (n_sigs, ==, 2);
+  g_assert_true (meshara_update_manifest_verify (both, back, 2, &error));
+  g_assert_no_error (error);
+  g_assert_false (meshara_update_manifest_verify (both, back, 3, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_DOWNGRADE);
+  g_clear_error (&error);
+  g_assert_true (meshara_update_verify_file (both, data_path, &error));
+
+  /* Apply: the check refuses, the old file comes back. */
+  g_assert_true (g_file_set_contents (target, "old contents\n", -1, NULL));
+  g_assert_false (meshara_update_apply (both, back, 2, data_path, target,
+                                        public_check, &calls, &outcome, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED);
+  g_clear_error (&error);
+  g_assert_cmpint (outcome, ==, MESHARA_UPDATE_ROLLED_BACK);
+  g_assert_cmpuint (calls, ==, 1);
+  {
+    g_autofree char *now = NULL;
+    g_assert_true (g_file_get_contents (target, &now, NULL, NULL));
+    g_assert_cmpstr (now, ==, "old contents\n");
+  }
+  g_assert_true (meshara_update_apply (both, back, 2, data_path, target, NULL,
+                                       NULL, &outcome, &error));
+  g_assert_no_error (error);
+  g_assert_cmpint (outcome, ==, MESHARA_UPDATE_APPLIED);
+
+  g_assert_true (meshara_trust_store_remove (back, key_b, &error));
+  g_assert_false (meshara_trust_store_remove (back, key_b, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
+  rm_tree (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1419,5 +1558,6 @@ main (int argc, char **argv)
               test_apply_refused, apply_teardown);
   g_test_add ("/update/apply/new-target", ApplyFixture, NULL, apply_setup,
               test_apply_new_target, apply_teardown);
+  g_test_add_func ("/update/public-api", test_public_api);
   return g_test_run ();
 }
