@@ -1535,6 +1535,102 @@ test_public_api (void)
   rm_tree (dir);
 }
 
+/* ---- Hostile input: mutated encodings never crash the parsers, and
+ * whatever parses still passes validation and is judged by verify. */
+
+static void
+test_mutations (void)
+{
+  MeshIdentity a;
+  g_autoptr (MeshTrustStore) ts = NULL;
+  g_autoptr (GBytes) man = NULL;
+  g_autoptr (GBytes) store = NULL;
+  g_autoptr (GBytes) notice = NULL;
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  gsize len = 3 * 1024 + 5;
+  g_autofree guint8 *data = make_data (len, 13);
+  MeshUpdateInfo info = default_info;
+  TestRng rng = { 77 };
+  guint parsed = 0, accepted = 0;
+
+  make_authority (&a, 90);
+  ts = store_with (&a, 1, 1);
+  info.chunk_size = 1024;
+  man = build_signed (&info, data, len, &a, 1);
+  m = parse (man);
+  notice = mesh_update_notice_build (m, NULL);
+  g_assert_nonnull (notice);
+  store = mesh_trust_store_encode (ts);
+
+  for (guint round = 0; round < 1000; round++)
+    {
+      GBytes *src = round % 3 == 0 ? man : round % 3 == 1 ? store : notice;
+      gsize n = g_bytes_get_size (src);
+      g_autofree guint8 *buf = g_memdup2 (g_bytes_get_data (src, NULL), n);
+      guint8 r[4];
+      GError *error = NULL;
+
+      test_rng (&rng, r, sizeof r);
+      /* Flip a byte, or cut the input short. */
+      if (r[0] & 1)
+        buf[((gsize) r[1] << 8 | r[2]) % n] ^= (guint8) (r[3] | 1);
+      else
+        n = ((gsize) r[1] << 8 | r[2]) % n;
+
+      if (src == man)
+        {
+          g_autoptr (MeshWireUpdateManifest) x = mesh_update_manifest_parse (buf, n, &error);
+          if (x == NULL)
+            {
+              g_assert_nonnull (error);
+              g_clear_error (&error);
+              continue;
+            }
+          parsed++;
+          g_assert_true (mesh_wire_validate (&x->base, NULL));
+          if (mesh_update_manifest_verify (x, ts, 0, NULL, &error))
+            {
+              /* Only a change outside what is signed can keep it valid;
+                 the data must then still match. */
+              accepted++;
+              g_assert_true (mesh_update_verify_data (x, data, len, NULL));
+            }
+          else
+            g_clear_error (&error);
+        }
+      else if (src == store)
+        {
+          MeshTrustStore *x = mesh_trust_store_decode (buf, n, &error);
+          if (x == NULL)
+            {
+              g_assert_nonnull (error);
+              g_clear_error (&error);
+              continue;
+            }
+          parsed++;
+          g_assert_cmpuint (mesh_trust_store_get_threshold (x), >=, 1);
+          mesh_trust_store_free (x);
+        }
+      else
+        {
+          g_autoptr (MeshWireUpdateNotice) x = mesh_update_notice_parse (buf, n, &error);
+          if (x == NULL)
+            {
+              g_assert_nonnull (error);
+              g_clear_error (&error);
+              continue;
+            }
+          parsed++;
+          if (!mesh_update_notice_verify (x, ts, 0, &error))
+            g_clear_error (&error);
+          else if (!mesh_update_notice_matches (x, m, &error))
+            g_clear_error (&error);
+        }
+    }
+  g_test_message ("%u of 1000 mutations parsed, %u manifests still accepted",
+                  parsed, accepted);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1561,5 +1657,6 @@ main (int argc, char **argv)
   g_test_add ("/update/apply/new-target", ApplyFixture, NULL, apply_setup,
               test_apply_new_target, apply_teardown);
   g_test_add_func ("/update/public-api", test_public_api);
+  g_test_add_func ("/update/mutations", test_mutations);
   return g_test_run ();
 }
