@@ -409,6 +409,92 @@ mesh_chunk_store_assemble (MeshChunkStore *cs, const MeshWireUpdateManifest *m,
   return TRUE;
 }
 
+GPtrArray *
+mesh_chunk_store_serve (MeshChunkStore *cs, const MeshWireUpdateManifest *m,
+                        const uint8_t manifest_id[MESH_SHA256_LEN],
+                        const MeshWireUpdateRequest *request, gsize max_bytes)
+{
+  GPtrArray *out;
+  g_autoptr (GHashTable) seen = NULL;
+  gsize sent = 0;
+
+  g_return_val_if_fail (cs != NULL && m != NULL, NULL);
+  g_return_val_if_fail (manifest_id != NULL && request != NULL, NULL);
+
+  out = g_ptr_array_new_with_free_func ((GDestroyNotify) g_bytes_unref);
+  if (request->package_id.len != MESH_SHA256_LEN
+      || memcmp (request->package_id.data, manifest_id, MESH_SHA256_LEN) != 0)
+    return out;
+  seen = g_hash_table_new (NULL, NULL);
+  for (gsize i = 0; i < request->n_chunk_indices; i++)
+    {
+      guint32 idx = request->chunk_indices[i];
+      MeshWireUpdateChunk c = MESHARA__V1__UPDATE_CHUNK__INIT;
+      g_autoptr (GBytes) data = NULL;
+
+      if (idx >= m->n_chunk_hashes
+          || !g_hash_table_add (seen, GUINT_TO_POINTER (idx + 1)))
+        continue;
+      if (!g_hash_table_contains (cs->index, m->chunk_hashes[idx].data))
+        continue;
+      data = mesh_chunk_store_get (cs, m->chunk_hashes[idx].data, NULL);
+      if (data == NULL)
+        continue;
+      if (max_bytes && sent + g_bytes_get_size (data) > max_bytes)
+        break;
+      sent += g_bytes_get_size (data);
+      c.package_id.data = (guint8 *) manifest_id;
+      c.package_id.len = MESH_SHA256_LEN;
+      c.index = idx;
+      c.data.data = (guint8 *) g_bytes_get_data (data, &c.data.len);
+      c.hash = m->chunk_hashes[idx];
+      g_ptr_array_add (out, mesh_wire_encode (&c.base));
+    }
+  return out;
+}
+
+gboolean
+mesh_chunk_store_receive (MeshChunkStore *cs, const MeshWireUpdateManifest *m,
+                          const uint8_t manifest_id[MESH_SHA256_LEN],
+                          const MeshWireUpdateChunk *chunk, GError **error)
+{
+  g_return_val_if_fail (cs != NULL && m != NULL, FALSE);
+  g_return_val_if_fail (manifest_id != NULL && chunk != NULL, FALSE);
+
+  if (chunk->package_id.len != MESH_SHA256_LEN
+      || memcmp (chunk->package_id.data, manifest_id, MESH_SHA256_LEN) != 0)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                   "chunk %" G_GUINT32_FORMAT " belongs to another update than "
+                   "%s version %" G_GUINT64_FORMAT, chunk->index, m->name,
+                   m->version);
+      return FALSE;
+    }
+  return mesh_chunk_store_put_chunk (cs, m, chunk->index, chunk->data.data,
+                                     chunk->data.len, error);
+}
+
+guint
+mesh_chunk_store_progress (const MeshChunkStore *cs,
+                           const MeshWireUpdateManifest *m, guint64 *bytes_held)
+{
+  guint n = 0;
+  guint64 bytes = 0;
+
+  g_return_val_if_fail (cs != NULL && m != NULL, 0);
+
+  for (guint32 i = 0; i < m->n_chunk_hashes; i++)
+    if (m->chunk_hashes[i].len == MESH_SHA256_LEN
+        && g_hash_table_contains (cs->index, m->chunk_hashes[i].data))
+      {
+        n++;
+        bytes += mesh_update_chunk_len (m, i);
+      }
+  if (bytes_held)
+    *bytes_held = bytes;
+  return n;
+}
+
 guint64
 mesh_chunk_store_used (const MeshChunkStore *cs)
 {

@@ -68,6 +68,35 @@ gboolean mesh_chunk_store_assemble (MeshChunkStore *cs,
                                     const MeshWireUpdateManifest *m,
                                     const char *path, GError **error);
 
+/* The wire side.  Answer an UpdateRequest for the update m (whose ID is
+ * manifest_id): one encoded UpdateChunk (GBytes*) per requested index
+ * held, in request order; indices out of range, repeated or not held
+ * are skipped, and at most max_bytes of chunk data are answered (0: no
+ * limit), so a request cannot make us send without bound.  An empty
+ * array when request->package_id is not manifest_id.
+ * Returns: (transfer full). */
+GPtrArray *mesh_chunk_store_serve (MeshChunkStore *cs,
+                                   const MeshWireUpdateManifest *m,
+                                   const uint8_t manifest_id[MESH_SHA256_LEN],
+                                   const MeshWireUpdateRequest *request,
+                                   gsize max_bytes);
+
+/* Take an UpdateChunk received for m: INVALID when it belongs to another
+ * update (package_id is not manifest_id) or its index is out of range;
+ * CHECKSUM_MISMATCH when the data does not match the manifest's hash for
+ * that index (the chunk's own hash field is not trusted); then stored. */
+gboolean mesh_chunk_store_receive (MeshChunkStore *cs,
+                                   const MeshWireUpdateManifest *m,
+                                   const uint8_t manifest_id[MESH_SHA256_LEN],
+                                   const MeshWireUpdateChunk *chunk,
+                                   GError **error);
+
+/* Chunks of m held (by the index; files are not read) and their bytes,
+ * for progress reports. */
+guint mesh_chunk_store_progress (const MeshChunkStore *cs,
+                                 const MeshWireUpdateManifest *m,
+                                 guint64 *bytes_held);
+
 guint64 mesh_chunk_store_used (const MeshChunkStore *cs);
 guint mesh_chunk_store_count (const MeshChunkStore *cs);
 

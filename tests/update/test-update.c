@@ -913,6 +913,113 @@ test_chunks_evict (void)
   rm_tree (dir);
 }
 
+/* A seeder answers requests from its cache; a downloader takes the
+ * answers, trusting only the manifest's hashes. */
+static void
+test_chunks_transfer (void)
+{
+  const gsize len = 4 * 65536 + 321;
+  g_autofree guint8 *data = make_data (len, 14);
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree char *seed_dir = g_build_filename (dir, "seeder", NULL);
+  g_autofree char *leech_dir = g_build_filename (dir, "downloader", NULL);
+  g_autoptr (GBytes) b = build_signed (&default_info, data, len, NULL, 0);
+  g_autoptr (MeshWireUpdateManifest) m = parse (b);
+  g_autoptr (MeshChunkStore) seeder = NULL;
+  g_autoptr (MeshChunkStore) leecher = NULL;
+  MeshWireUpdateRequest req = MESHARA__V1__UPDATE_REQUEST__INIT;
+  guint32 want[] = { 4, 0, 4, 7, 2 };
+  guint8 id[32], other_id[32];
+  guint64 held = 99;
+  GError *error = NULL;
+  GPtrArray *answers;
+
+  mesh_update_manifest_digest (m, id);
+  memset (other_id, 0x5a, sizeof other_id);
+  seeder = mesh_chunk_store_open (seed_dir, 16 * 1024 * 1024, &error);
+  leecher = mesh_chunk_store_open (leech_dir, 16 * 1024 * 1024, &error);
+  g_assert_no_error (error);
+  /* The seeder holds all but chunk 2. */
+  for (guint32 i = 0; i < 5; i++)
+    if (i != 2)
+      g_assert_true (mesh_chunk_store_put_chunk (seeder, m, i, data + i * 65536,
+                                                 mesh_update_chunk_len (m, i),
+                                                 &error));
+  g_assert_cmpuint (mesh_chunk_store_progress (seeder, m, &held), ==, 4);
+  g_assert_cmpuint (held, ==, len - 65536);
+  g_assert_cmpuint (mesh_chunk_store_progress (leecher, m, &held), ==, 0);
+  g_assert_cmpuint (held, ==, 0);
+
+  req.package_id.data = id;
+  req.package_id.len = 32;
+  req.chunk_indices = want;
+  req.n_chunk_indices = G_N_ELEMENTS (want);
+  g_assert_true (mesh_wire_validate (&req.base, NULL));
+
+  /* 4 and 0 answered; the repeat, the index out of range and the chunk
+     not held are skipped. */
+  answers = mesh_chunk_store_serve (seeder, m, id, &req, 0);
+  g_assert_cmpuint (answers->len, ==, 2);
+  for (guint i = 0; i < answers->len; i++)
+    {
+      GBytes *a = g_ptr_array_index (answers, i);
+      g_autoptr (MeshWireUpdateChunk) c =
+        mesh_wire_decode_update_chunk (g_bytes_get_data (a, NULL),
+                                       g_bytes_get_size (a), &error);
+      g_assert_no_error (error);
+      g_assert_cmpuint (c->index, ==, i == 0 ? 4 : 0);
+      /* Another update's ID is refused. */
+      g_assert_false (mesh_chunk_store_receive (leecher, m, other_id, c, &error));
+      g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+      g_clear_error (&error);
+      g_assert_true (mesh_chunk_store_receive (leecher, m, id, c, &error));
+      g_assert_no_error (error);
+    }
+  g_ptr_array_unref (answers);
+  g_assert_cmpuint (mesh_chunk_store_progress (leecher, m, &held), ==, 2);
+  g_assert_cmpuint (held, ==, 65536 + 321);
+
+  /* A lying seeder: bad data with a hash field that matches it. */
+  {
+    MeshWireUpdateChunk c = MESHARA__V1__UPDATE_CHUNK__INIT;
+    g_autofree guint8 *bad = g_memdup2 (data + 65536, 65536);
+    guint8 h[32];
+
+    bad[0] ^= 1;
+    mesh_sha256 (bad, 65536, h);
+    c.package_id.data = id;
+    c.package_id.len = 32;
+    c.index = 1;
+    c.data.data = bad;
+    c.data.len = 65536;
+    c.hash.data = h;
+    c.hash.len = 32;
+    g_assert_false (mesh_chunk_store_receive (leecher, m, id, &c, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+    g_clear_error (&error);
+    g_assert_cmpuint (mesh_chunk_store_progress (leecher, m, NULL), ==, 2);
+  }
+
+  /* A request for everything under a byte budget of two chunks. */
+  {
+    guint32 every[] = { 0, 1, 2, 3, 4 };
+    req.chunk_indices = every;
+    req.n_chunk_indices = 5;
+    answers = mesh_chunk_store_serve (seeder, m, id, &req, 2 * 65536);
+    g_assert_cmpuint (answers->len, ==, 2);
+    g_ptr_array_unref (answers);
+    /* Another update's request gets nothing. */
+    req.package_id.data = other_id;
+    answers = mesh_chunk_store_serve (seeder, m, id, &req, 0);
+    g_assert_cmpuint (answers->len, ==, 0);
+    g_ptr_array_unref (answers);
+  }
+
+  g_clear_pointer (&seeder, mesh_chunk_store_free);
+  g_clear_pointer (&leecher, mesh_chunk_store_free);
+  rm_tree (dir);
+}
+
 /* ---- Apply and rollback */
 
 typedef struct {
@@ -1648,6 +1755,7 @@ main (int argc, char **argv)
   g_test_add_func ("/update/chunks/verify", test_chunks_verify);
   g_test_add_func ("/update/chunks/resume", test_chunks_resume);
   g_test_add_func ("/update/chunks/evict", test_chunks_evict);
+  g_test_add_func ("/update/chunks/transfer", test_chunks_transfer);
   g_test_add ("/update/apply/rollback", ApplyFixture, NULL, apply_setup,
               test_apply_rollback, apply_teardown);
   g_test_add ("/update/apply/success", ApplyFixture, NULL, apply_setup,
