@@ -5,6 +5,8 @@
 #include "wire/codec.h"
 
 #include <string.h>
+#include <sys/stat.h>
+#include <glib/gstdio.h>
 #include <meshara/meshara.h>
 
 struct MeshTrustStore {
@@ -347,10 +349,20 @@ mesh_trust_store_load (const char *path, GError **error)
   g_autoptr (GError) local = NULL;
   MeshTrustStore *ts;
   const guint8 *data;
+  GStatBuf st;
   gsize len;
 
   g_return_val_if_fail (path != NULL, NULL);
 
+  /* Whoever can write the file chooses what gets installed. */
+  if (g_stat (path, &st) == 0 && (st.st_mode & 022) != 0)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_PERMISSION,
+                   "trust store %s is writable by group or others (mode %04o); "
+                   "refusing it, since it decides which updates are accepted",
+                   path, (unsigned) (st.st_mode & 07777));
+      return NULL;
+    }
   bytes = mesh_update_read_file ("trust store", path, MESH_TRUST_MAX_FILE_SIZE,
                                  error);
   if (bytes == NULL)

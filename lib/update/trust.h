@@ -89,7 +89,8 @@ gboolean mesh_trust_store_save (const MeshTrustStore *ts, const char *path,
                                 GError **error);
 
 /* Read a store; TOO_LARGE above MESH_TRUST_MAX_FILE_SIZE before reading,
- * NOT_FOUND when path does not exist, IO on other read errors. */
+ * NOT_FOUND when path does not exist, PERMISSION when group or others
+ * may write it, IO on other read errors. */
 MeshTrustStore *mesh_trust_store_load (const char *path, GError **error);
 
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshTrustStore, mesh_trust_store_free)

@@ -59,6 +59,7 @@ meshara_trust_store_new (void)
  * validated before use.
  *
  * Errors: %MESHARA_ERROR_NOT_FOUND (no such file), %MESHARA_ERROR_IO,
+ * %MESHARA_ERROR_PERMISSION (group or others may write it),
  * %MESHARA_ERROR_TOO_LARGE, %MESHARA_ERROR_TRUNCATED,
  * %MESHARA_ERROR_MALFORMED, %MESHARA_ERROR_INVALID,
  * %MESHARA_ERROR_UNSUPPORTED_VERSION.

@@ -302,6 +302,14 @@ test_trust_persist (void)
     }
   mesh_trust_store_free (back);
 
+  /* A file others may write is refused. */
+  g_assert_cmpint (g_chmod (path, 0666), ==, 0);
+  g_assert_null (mesh_trust_store_load (path, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_PERMISSION);
+  g_assert_nonnull (strstr (error->message, "0666"));
+  g_clear_error (&error);
+  g_assert_cmpint (g_chmod (path, 0644), ==, 0);
+
   /* Corrupt or cut files are refused with the reason. */
   g_assert_true (g_file_get_contents (path, (char **) &raw, &len, NULL));
   g_assert_true (g_file_set_contents (path, (char *) raw, (gssize) len - 3, NULL));
@@ -1742,6 +1750,9 @@ int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
+  /* Files the tests write with g_file_set_contents() get 0644 whatever
+     the caller's umask, as the trust store's permission check expects. */
+  umask (022);
 
   g_test_add_func ("/update/trust/basic", test_trust_basic);
   g_test_add_func ("/update/trust/persist", test_trust_persist);
