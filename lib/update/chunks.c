@@ -28,6 +28,7 @@ struct MeshChunkStore {
    * preimage work and are bounded in effect. */
   GHashTable *index;             /* hash -> Entry* (owned) */
   GQueue age;                    /* oldest first */
+  GHashTable *pins;              /* hash (owned copy) -> guint count */
 };
 
 static guint
@@ -98,12 +99,22 @@ drop (MeshChunkStore *cs, Entry *e)
   g_hash_table_remove (cs->index, e->hash);   /* frees e */
 }
 
-/* Evict the oldest chunks until need more bytes fit. */
-static void
+/* Evict the oldest unpinned chunks until need more bytes fit; FALSE when
+ * they do not. */
+static gboolean
 make_room (MeshChunkStore *cs, guint64 need)
 {
-  while (cs->used + need > cs->max_bytes && cs->age.head != NULL)
-    drop (cs, cs->age.head->data);
+  GList *l = cs->age.head;
+
+  while (cs->used + need > cs->max_bytes && l != NULL)
+    {
+      Entry *e = l->data;
+
+      l = l->next;
+      if (!g_hash_table_contains (cs->pins, e->hash))
+        drop (cs, e);
+    }
+  return cs->used + need <= cs->max_bytes;
 }
 
 static Entry *
@@ -205,6 +216,7 @@ mesh_chunk_store_open (const char *dir, guint64 max_bytes, GError **error)
   cs->dir = g_strdup (dir);
   cs->max_bytes = max_bytes;
   cs->index = g_hash_table_new_full (hash_key, hash_equal, NULL, g_free);
+  cs->pins = g_hash_table_new_full (hash_key, hash_equal, g_free, g_free);
   g_queue_init (&cs->age);
   if (!scan (cs, error))
     {
@@ -221,6 +233,7 @@ mesh_chunk_store_free (MeshChunkStore *cs)
   if (cs == NULL)
     return;
   g_hash_table_unref (cs->index);
+  g_hash_table_unref (cs->pins);
   g_free (cs->dir);
   g_free (cs);
 }
@@ -262,7 +275,15 @@ mesh_chunk_store_put (MeshChunkStore *cs, const uint8_t hash[MESH_SHA256_LEN],
   if (g_hash_table_contains (cs->index, hash))
     return TRUE;
 
-  make_room (cs, len);
+  if (!make_room (cs, len))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
+                   "chunk cache %s: no room for %" G_GSIZE_FORMAT " more bytes "
+                   "(%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " used by "
+                   "chunks of pinned updates)", cs->dir, len, cs->used,
+                   cs->max_bytes);
+      return FALSE;
+    }
   path = chunk_path (cs, hash);
   if (!mesh_update_write_file ("cached chunk", path, data, len, 0600, error))
     return FALSE;
@@ -282,6 +303,46 @@ mesh_chunk_store_put_chunk (MeshChunkStore *cs, const MeshWireUpdateManifest *m,
     return FALSE;
   return mesh_chunk_store_put (cs, m->chunk_hashes[index].data, data, len,
                                error);
+}
+
+void
+mesh_chunk_store_pin (MeshChunkStore *cs, const MeshWireUpdateManifest *m)
+{
+  g_return_if_fail (cs != NULL && m != NULL);
+
+  for (gsize i = 0; i < m->n_chunk_hashes; i++)
+    {
+      guint *count;
+
+      if (m->chunk_hashes[i].len != MESH_SHA256_LEN)
+        continue;
+      count = g_hash_table_lookup (cs->pins, m->chunk_hashes[i].data);
+      if (count == NULL)
+        {
+          count = g_new0 (guint, 1);
+          g_hash_table_insert (cs->pins,
+                               g_memdup2 (m->chunk_hashes[i].data, MESH_SHA256_LEN),
+                               count);
+        }
+      (*count)++;
+    }
+}
+
+void
+mesh_chunk_store_unpin (MeshChunkStore *cs, const MeshWireUpdateManifest *m)
+{
+  g_return_if_fail (cs != NULL && m != NULL);
+
+  for (gsize i = 0; i < m->n_chunk_hashes; i++)
+    {
+      guint *count;
+
+      if (m->chunk_hashes[i].len != MESH_SHA256_LEN)
+        continue;
+      count = g_hash_table_lookup (cs->pins, m->chunk_hashes[i].data);
+      if (count != NULL && --(*count) == 0)
+        g_hash_table_remove (cs->pins, m->chunk_hashes[i].data);
+    }
 }
 
 gboolean

@@ -8,7 +8,8 @@
  * whole chunks or none; reopening the directory after a restart finds
  * what was stored, which is how a download resumes.  The cache holds at
  * most max_bytes: storing more evicts the oldest chunks first (the order
- * they were stored in; after a restart, file modification times). */
+ * they were stored in; after a restart, file modification times), except
+ * the chunks of pinned updates, such as the one being downloaded. */
 #ifndef MESH_UPDATE_CHUNKS_H
 #define MESH_UPDATE_CHUNKS_H
 
@@ -31,7 +32,8 @@ void mesh_chunk_store_free (MeshChunkStore *cs);
 
 /* Store data as the chunk whose SHA-256 is hash.  CHECKSUM_MISMATCH
  * (nothing stored) when data does not hash to it; INVALID for an empty
- * chunk, TOO_LARGE above MESH_WIRE_MAX_CHUNK_SIZE; IO.  Storing a chunk
+ * chunk, TOO_LARGE above MESH_WIRE_MAX_CHUNK_SIZE; EXHAUSTED when only
+ * pinned chunks could be evicted to make room; IO.  Storing a chunk
  * already held succeeds without writing. */
 gboolean mesh_chunk_store_put (MeshChunkStore *cs,
                                const uint8_t hash[MESH_SHA256_LEN],
@@ -44,6 +46,11 @@ gboolean mesh_chunk_store_put_chunk (MeshChunkStore *cs,
                                      const MeshWireUpdateManifest *m,
                                      guint32 index, const guint8 *data,
                                      gsize len, GError **error);
+
+/* Keep the chunks of m (held now or stored later) from eviction until
+ * as many unpin calls; pins nest. */
+void mesh_chunk_store_pin (MeshChunkStore *cs, const MeshWireUpdateManifest *m);
+void mesh_chunk_store_unpin (MeshChunkStore *cs, const MeshWireUpdateManifest *m);
 
 /* Whether a chunk with this hash is indexed (its file is not read). */
 gboolean mesh_chunk_store_has (const MeshChunkStore *cs,

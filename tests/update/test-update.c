@@ -921,6 +921,82 @@ test_chunks_evict (void)
   rm_tree (dir);
 }
 
+/* Chunks of a pinned update (the one being downloaded) are not evicted;
+ * when nothing else can go, storing more fails instead. */
+static void
+test_chunks_pin (void)
+{
+  const gsize csize = 256 * 1024;
+  const guint64 limit = 1024 * 1024;
+  g_autofree char *dir = make_tmpdir ();
+  g_autofree guint8 *data = make_data (3 * csize, 15);
+  g_autofree guint8 *x = make_data (csize, 16);
+  g_autofree guint8 *y = make_data (csize, 17);
+  g_autofree guint8 *z = make_data (csize, 18);
+  guint8 hx[32], hy[32], hz[32];
+  MeshUpdateInfo info = default_info;
+  g_autoptr (GBytes) b = NULL;
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (MeshChunkStore) cs = NULL;
+  GError *error = NULL;
+
+  info.chunk_size = csize;
+  b = build_signed (&info, data, 3 * csize, NULL, 0);
+  m = parse (b);
+  mesh_sha256 (x, csize, hx);
+  mesh_sha256 (y, csize, hy);
+  mesh_sha256 (z, csize, hz);
+  cs = mesh_chunk_store_open (dir, limit, &error);
+  g_assert_no_error (error);
+
+  /* Pinned twice (nested), then filled: the update's three chunks are the
+     oldest, then x. */
+  mesh_chunk_store_pin (cs, m);
+  mesh_chunk_store_pin (cs, m);
+  for (guint32 i = 0; i < 3; i++)
+    g_assert_true (mesh_chunk_store_put_chunk (cs, m, i, data + i * csize, csize,
+                                               &error));
+  g_assert_true (mesh_chunk_store_put (cs, hx, x, csize, &error));
+  /* y evicts x, the oldest unpinned, not the older pinned chunks. */
+  g_assert_true (mesh_chunk_store_put (cs, hy, y, csize, &error));
+  g_assert_no_error (error);
+  g_assert_false (mesh_chunk_store_has (cs, hx));
+  g_assert_cmpuint (mesh_chunk_store_progress (cs, m, NULL), ==, 3);
+
+  /* One unpin leaves it pinned. */
+  mesh_chunk_store_unpin (cs, m);
+  g_assert_true (mesh_chunk_store_put (cs, hz, z, csize, &error));
+  g_assert_false (mesh_chunk_store_has (cs, hy));
+  g_assert_cmpuint (mesh_chunk_store_progress (cs, m, NULL), ==, 3);
+
+  /* With a second update pinned over the rest, nothing can go. */
+  {
+    MeshUpdateInfo info2 = default_info;
+    g_autoptr (GBytes) b2 = NULL;
+    g_autoptr (MeshWireUpdateManifest) m2 = NULL;
+    info2.chunk_size = csize;
+    b2 = build_signed (&info2, z, csize, NULL, 0);
+    m2 = parse (b2);
+    mesh_chunk_store_pin (cs, m2);
+    g_assert_false (mesh_chunk_store_put (cs, hx, x, csize, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED);
+    g_assert_nonnull (strstr (error->message, "pinned"));
+    g_clear_error (&error);
+    g_assert_cmpuint (mesh_chunk_store_used (cs), ==, limit);
+    mesh_chunk_store_unpin (cs, m2);
+  }
+
+  /* Unpinned at last: the update's oldest chunk goes first. */
+  mesh_chunk_store_unpin (cs, m);
+  g_assert_true (mesh_chunk_store_put (cs, hx, x, csize, &error));
+  g_assert_no_error (error);
+  g_assert_false (mesh_chunk_store_has (cs, m->chunk_hashes[0].data));
+  g_assert_true (mesh_chunk_store_has (cs, m->chunk_hashes[1].data));
+
+  g_clear_pointer (&cs, mesh_chunk_store_free);
+  rm_tree (dir);
+}
+
 /* A seeder answers requests from its cache; a downloader takes the
  * answers, trusting only the manifest's hashes. */
 static void
@@ -1767,6 +1843,7 @@ main (int argc, char **argv)
   g_test_add_func ("/update/chunks/resume", test_chunks_resume);
   g_test_add_func ("/update/chunks/evict", test_chunks_evict);
   g_test_add_func ("/update/chunks/transfer", test_chunks_transfer);
+  g_test_add_func ("/update/chunks/pin", test_chunks_pin);
   g_test_add ("/update/apply/rollback", ApplyFixture, NULL, apply_setup,
               test_apply_rollback, apply_teardown);
   g_test_add ("/update/apply/success", ApplyFixture, NULL, apply_setup,
