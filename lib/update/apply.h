@@ -21,14 +21,16 @@ typedef enum {
 } MeshUpdateOutcome;
 
 /* Replace target with the update data in data_path:
- * 1. verify the manifest against ts for installed_version, and the data
- *    against the manifest (the codes of mesh_update_manifest_verify and
- *    mesh_update_verify_file); nothing is touched on failure;
- * 2. copy the current target, when there is one, to backup_path (NULL:
+ * 1. verify the manifest against ts for installed_version (the codes of
+ *    mesh_update_manifest_verify); nothing is touched on failure;
+ * 2. copy the data to a temporary file beside target (target's mode,
+ *    0755 for a new file), checking each chunk and the whole against the
+ *    manifest on the way (CHECKSUM_MISMATCH; nothing is touched), so what
+ *    is installed is exactly what was checked;
+ * 3. copy the current target, when there is one, to backup_path (NULL:
  *    target + ".bak");
- * 3. write the data beside target with target's mode (0755 for a new
- *    file) and rename it over target;
- * 4. run check (may be NULL); when it fails, rename the backup over
+ * 4. rename the temporary over target;
+ * 5. run check (may be NULL); when it fails, rename the backup over
  *    target (or remove target if there was none), so the old file is
  *    back byte for byte, and fail with check's error.
  * After success the backup stays, for a later manual rollback.

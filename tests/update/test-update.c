@@ -1252,6 +1252,19 @@ test_apply_refused (ApplyFixture *f, gconstpointer unused)
   g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
   g_clear_error (&error);
   g_assert_cmpint (outcome, ==, MESH_UPDATE_NOT_APPLIED);
+  /* One byte too many, and one too few. */
+  memcpy (bad, f->new_data, f->new_len);
+  for (gssize extra = 1; extra >= -1; extra -= 2)
+    {
+      g_autofree guint8 *longer = g_malloc0 (f->new_len + 1);
+      memcpy (longer, f->new_data, f->new_len);
+      g_assert_true (g_file_set_contents (f->data_path, (char *) longer,
+                                          (gssize) f->new_len + extra, NULL));
+      g_assert_false (mesh_update_apply (f->m, f->ts, 7, f->data_path, f->target,
+                                         NULL, check_cb, &st, &outcome, &error));
+      g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH);
+      g_clear_error (&error);
+    }
   g_free (bad);
   g_assert_true (g_file_set_contents (f->data_path, (char *) f->new_data,
                                       (gssize) f->new_len, NULL));
