@@ -5,12 +5,14 @@ include lib/crypto/local.mk
 include lib/wire/local.mk
 include lib/net/local.mk
 include lib/sim/local.mk
+include lib/update/local.mk
 
 lib_LTLIBRARIES += lib/libmeshara.la
 lib_libmeshara_la_SOURCES = lib/version.c
 lib_libmeshara_la_LIBADD = \
 	lib/net/libmesh-net.la \
 	lib/engine/libmesh-engine.la \
+	lib/update/libmesh-update.la \
 	lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la \
 	$(MESH_DEP_LIBS)
@@ -24,4 +26,5 @@ mesharainclude_HEADERS = \
 	lib/meshara/meshara-version.h \
 	lib/meshara/meshara-error.h \
 	lib/meshara/meshara-identity.h \
-	lib/meshara/meshara-node.h
+	lib/meshara/meshara-node.h \
+	lib/meshara/meshara-update.h

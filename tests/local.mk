@@ -83,6 +83,7 @@ tests_test_private_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_test_private_LDADD = lib/engine/libmesh-engine.la $(TEST_LIBS)
 
 include tests/sim/local.mk
+include tests/update/local.mk
 
 # TLS links over loopback, both ends on one main context.
 tests_net_test_link_SOURCES = tests/net/test-link.c tests/testutil.h

@@ -41,6 +41,14 @@ G_BEGIN_DECLS
  * @MESHARA_ERROR_EXHAUSTED: a session or counter reached its limit and must
  *   be renewed.
  * @MESHARA_ERROR_NOT_FOUND: the requested object does not exist.
+ * @MESHARA_ERROR_UNTRUSTED: an update lacks enough signatures of trusted
+ *   authorities (an untrusted signer, or fewer than the threshold).
+ * @MESHARA_ERROR_CHECKSUM_MISMATCH: data does not match the SHA-256 its
+ *   signed description states (a corrupt chunk or file).
+ * @MESHARA_ERROR_VERSION_TOO_OLD: the installed version is below the
+ *   minimum version an update may replace.
+ * @MESHARA_ERROR_DOWNGRADE: an update's version is not above the installed
+ *   one.
  *
  * Error codes in the #MESHARA_ERROR domain.  The values are part of the ABI.
  */
@@ -63,6 +71,10 @@ typedef enum {
   MESHARA_ERROR_TIMESTAMP,
   MESHARA_ERROR_EXHAUSTED,
   MESHARA_ERROR_NOT_FOUND,
+  MESHARA_ERROR_UNTRUSTED,
+  MESHARA_ERROR_CHECKSUM_MISMATCH,
+  MESHARA_ERROR_VERSION_TOO_OLD,
+  MESHARA_ERROR_DOWNGRADE,
 } MesharaError;
 
 MESHARA_API GQuark meshara_error_quark (void);

@@ -10,5 +10,6 @@
 #include <meshara/meshara-error.h>
 #include <meshara/meshara-identity.h>
 #include <meshara/meshara-node.h>
+#include <meshara/meshara-update.h>
 
 #endif

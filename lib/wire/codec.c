@@ -190,10 +190,10 @@ check_id_list (const Where *w, const char *field, const ProtobufCBinaryData *ids
 }
 
 static gboolean
-check_authority_signatures (const Where *w, MeshWireAuthoritySignature **sigs,
-                            gsize n, GError **error)
+check_authority_signatures_min (const Where *w, MeshWireAuthoritySignature **sigs,
+                                gsize n, gsize min, GError **error)
 {
-  if (!check_count (w, "signatures", n, 1, MESH_WIRE_MAX_AUTHORITY_SIGS, error))
+  if (!check_count (w, "signatures", n, min, MESH_WIRE_MAX_AUTHORITY_SIGS, error))
     return FALSE;
   for (gsize i = 0; i < n; i++)
     {
@@ -212,6 +212,48 @@ check_authority_signatures (const Where *w, MeshWireAuthoritySignature **sigs,
                           j);
     }
   return TRUE;
+}
+
+static gboolean
+check_authority_signatures (const Where *w, MeshWireAuthoritySignature **sigs,
+                            gsize n, GError **error)
+{
+  return check_authority_signatures_min (w, sigs, n, 1, error);
+}
+
+/* size bytes in chunks of chunk_size, with one 32-byte hash per chunk. */
+static gboolean
+check_chunk_list (const Where *w, guint64 size, guint32 chunk_size,
+                  const ProtobufCBinaryData *hashes, gsize n_hashes,
+                  GError **error)
+{
+  guint64 chunks;
+
+  if (size == 0)
+    return fail_at (error, MESHARA_ERROR_INVALID, w, "size", "missing (0)");
+  if (size > MESH_WIRE_MAX_UPDATE_SIZE)
+    return fail_at (error, MESHARA_ERROR_TOO_LARGE, w, "size",
+                    "%" G_GUINT64_FORMAT " bytes exceeds the limit of %u",
+                    size, MESH_WIRE_MAX_UPDATE_SIZE);
+  if (chunk_size < MESH_WIRE_MIN_CHUNK_SIZE
+      || chunk_size > MESH_WIRE_MAX_CHUNK_SIZE)
+    return fail_at (error, MESHARA_ERROR_INVALID, w, "chunk_size",
+                    "%" G_GUINT32_FORMAT ", expected %d to %d",
+                    chunk_size, MESH_WIRE_MIN_CHUNK_SIZE,
+                    MESH_WIRE_MAX_CHUNK_SIZE);
+  chunks = (size + chunk_size - 1) / chunk_size;
+  if (chunks > MESH_WIRE_MAX_UPDATE_CHUNKS)
+    return fail_at (error, MESHARA_ERROR_TOO_LARGE, w, "chunk_size",
+                    "%" G_GUINT64_FORMAT " bytes in chunks of %" G_GUINT32_FORMAT
+                    " make %" G_GUINT64_FORMAT " chunks, limit %d",
+                    size, chunk_size, chunks, MESH_WIRE_MAX_UPDATE_CHUNKS);
+  if (n_hashes != chunks)
+    return fail_at (error, MESHARA_ERROR_INVALID, w, "chunk_hashes",
+                    "%" G_GSIZE_FORMAT " entries, expected %" G_GUINT64_FORMAT
+                    " for %" G_GUINT64_FORMAT " bytes in chunks of %"
+                    G_GUINT32_FORMAT, n_hashes, chunks, size, chunk_size);
+  return check_id_list (w, "chunk_hashes", hashes, n_hashes,
+                        MESH_WIRE_MAX_UPDATE_CHUNKS, error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -622,6 +664,120 @@ validate_gossip_pull (const ProtobufCMessage *msg, GError **error)
                         MESH_WIRE_MAX_GOSSIP_IDS, error);
 }
 
+static gboolean
+check_authority_info (const Where *w, const MeshWireAuthorityInfo *a,
+                      GError **error)
+{
+  return check_len (w, "public_key", &a->public_key, MESH_WIRE_KEY_LEN, error)
+         && check_string (w, "name", a->name, 1, MESH_WIRE_MAX_AUTHORITY_NAME,
+                          TEXT, error)
+         && check_string (w, "description", a->description, 0,
+                          MESH_WIRE_MAX_AUTHORITY_DESCRIPTION, TEXT, error)
+         && check_string (w, "url", a->url, 0, MESH_WIRE_MAX_AUTHORITY_URL,
+                          TOKEN, error);
+}
+
+static gboolean
+validate_trust_store (const ProtobufCMessage *msg, GError **error)
+{
+  const MeshWireTrustStore *m = (const MeshWireTrustStore *) msg;
+  const Where w = WHERE_TOP ("TrustStore");
+
+  if (m->format_version != MESH_WIRE_TRUST_STORE_VERSION)
+    return fail_at (error, MESHARA_ERROR_UNSUPPORTED_VERSION, &w,
+                    "format_version", "%" G_GUINT32_FORMAT ", expected %d",
+                    m->format_version, MESH_WIRE_TRUST_STORE_VERSION);
+  if (m->threshold < 1 || m->threshold > MESH_WIRE_MAX_AUTHORITY_SIGS)
+    return fail_at (error, MESHARA_ERROR_INVALID, &w, "threshold",
+                    "%" G_GUINT32_FORMAT ", expected 1 to %d",
+                    m->threshold, MESH_WIRE_MAX_AUTHORITY_SIGS);
+  if (!check_count (&w, "authorities", m->n_authorities, 0,
+                    MESH_WIRE_MAX_TRUSTED_AUTHORITIES, error))
+    return FALSE;
+  for (gsize i = 0; i < m->n_authorities; i++)
+    {
+      const Where e = { &w, "authorities", (gssize) i };
+      const Where info = { &e, "info", -1 };
+      const MeshWireTrustedAuthority *a = m->authorities[i];
+
+      if (a->info == NULL)
+        return fail_at (error, MESHARA_ERROR_INVALID, &e, "info", "missing");
+      if (!check_authority_info (&info, a->info, error))
+        return FALSE;
+      if (a->level < MESH_WIRE_TRUST_UPDATE || a->level > MESH_WIRE_TRUST_FULL)
+        return fail_at (error, MESHARA_ERROR_INVALID, &e, "level",
+                        a->level == 0 ? "missing (UNSPECIFIED)"
+                                      : "%d is not a trust level",
+                        (int) a->level);
+      /* Quadratic, but over at most 256 entries, once per load. */
+      for (gsize j = 0; j < i; j++)
+        if (memcmp (m->authorities[j]->info->public_key.data,
+                    a->info->public_key.data, MESH_WIRE_KEY_LEN) == 0)
+          return fail_at (error, MESHARA_ERROR_INVALID, &info, "public_key",
+                          "same authority as authorities[%" G_GSIZE_FORMAT "]",
+                          j);
+    }
+  return TRUE;
+}
+
+static gboolean
+validate_update_manifest (const ProtobufCMessage *msg, GError **error)
+{
+  const MeshWireUpdateManifest *m = (const MeshWireUpdateManifest *) msg;
+  const Where w = WHERE_TOP ("UpdateManifest");
+
+  if (!check_string (&w, "name", m->name, 1, MESH_WIRE_MAX_NAME, TOKEN, error))
+    return FALSE;
+  if (m->version == 0)
+    return fail_at (error, MESHARA_ERROR_INVALID, &w, "version", "missing (0)");
+  if (!check_string (&w, "version_label", m->version_label, 0,
+                     MESH_WIRE_MAX_VERSION_LABEL, TOKEN, error)
+      || !check_string (&w, "changelog", m->changelog, 0,
+                        MESH_WIRE_MAX_CHANGELOG, TEXT, error)
+      || !check_len (&w, "checksum", &m->checksum, MESH_WIRE_ID_LEN, error))
+    return FALSE;
+  if (m->min_version > m->version)
+    return fail_at (error, MESHARA_ERROR_INVALID, &w, "min_version",
+                    "%" G_GUINT64_FORMAT " exceeds version %" G_GUINT64_FORMAT,
+                    m->min_version, m->version);
+  return check_chunk_list (&w, m->size, m->chunk_size, m->chunk_hashes,
+                           m->n_chunk_hashes, error)
+         && check_authority_signatures_min (&w, m->signatures, m->n_signatures,
+                                            0, error);
+}
+
+static gboolean
+validate_update_notice (const ProtobufCMessage *msg, GError **error)
+{
+  const MeshWireUpdateNotice *m = (const MeshWireUpdateNotice *) msg;
+  const Where w = WHERE_TOP ("UpdateNotice");
+
+  if (!check_len (&w, "manifest_id", &m->manifest_id, MESH_WIRE_ID_LEN, error)
+      || !check_string (&w, "name", m->name, 1, MESH_WIRE_MAX_NAME, TOKEN, error))
+    return FALSE;
+  if (m->version == 0)
+    return fail_at (error, MESHARA_ERROR_INVALID, &w, "version", "missing (0)");
+  if (!check_string (&w, "version_label", m->version_label, 0,
+                     MESH_WIRE_MAX_VERSION_LABEL, TOKEN, error))
+    return FALSE;
+  if (m->size == 0)
+    return fail_at (error, MESHARA_ERROR_INVALID, &w, "size", "missing (0)");
+  if (m->size > MESH_WIRE_MAX_UPDATE_SIZE)
+    return fail_at (error, MESHARA_ERROR_TOO_LARGE, &w, "size",
+                    "%" G_GUINT64_FORMAT " bytes exceeds the limit of %u",
+                    m->size, MESH_WIRE_MAX_UPDATE_SIZE);
+  return check_authority_signatures (&w, m->signatures, m->n_signatures, error);
+}
+
+static gboolean
+validate_update_query (const ProtobufCMessage *msg, GError **error)
+{
+  const MeshWireUpdateQuery *m = (const MeshWireUpdateQuery *) msg;
+  const Where w = WHERE_TOP ("UpdateQuery");
+
+  return check_string (&w, "name", m->name, 1, MESH_WIRE_MAX_NAME, TOKEN, error);
+}
+
 static gboolean validate_base (const ProtobufCMessage *msg, GError **error);
 
 /* ---------------------------------------------------------------------- */
@@ -657,6 +813,10 @@ static const Schema schemas[] = {
   { D (contact_record), MESH_WIRE_MAX_PAYLOAD, validate_contact_record },
   { D (gossip_announce), MESH_WIRE_MAX_PAYLOAD, validate_gossip_announce },
   { D (gossip_pull), MESH_WIRE_MAX_PAYLOAD, validate_gossip_pull },
+  { D (trust_store), MESH_WIRE_MAX_PAYLOAD, validate_trust_store },
+  { D (update_manifest), MESH_WIRE_MAX_PAYLOAD, validate_update_manifest },
+  { D (update_notice), MESH_WIRE_MAX_PAYLOAD, validate_update_notice },
+  { D (update_query), MESH_WIRE_MAX_PAYLOAD, validate_update_query },
 };
 
 static const Schema *
@@ -740,6 +900,10 @@ static const struct {
   { D (nodes), 2, MESH_WIRE_MAX_DHT_NODES },
   { D (gossip_announce), 1, MESH_WIRE_MAX_GOSSIP_IDS },
   { D (gossip_pull), 1, MESH_WIRE_MAX_GOSSIP_IDS },
+  { D (trust_store), 3, MESH_WIRE_MAX_TRUSTED_AUTHORITIES },
+  { D (update_manifest), 9, MESH_WIRE_MAX_UPDATE_CHUNKS },
+  { D (update_manifest), 10, MESH_WIRE_MAX_AUTHORITY_SIGS },
+  { D (update_notice), 6, MESH_WIRE_MAX_AUTHORITY_SIGS },
 };
 
 static guint32
@@ -1308,6 +1472,10 @@ DEFINE_DECODER (mesh_wire_decode_nodes, MeshWireNodes, nodes)
 DEFINE_DECODER (mesh_wire_decode_contact_record, MeshWireContactRecord, contact_record)
 DEFINE_DECODER (mesh_wire_decode_gossip_announce, MeshWireGossipAnnounce, gossip_announce)
 DEFINE_DECODER (mesh_wire_decode_gossip_pull, MeshWireGossipPull, gossip_pull)
+DEFINE_DECODER (mesh_wire_decode_trust_store, MeshWireTrustStore, trust_store)
+DEFINE_DECODER (mesh_wire_decode_update_manifest, MeshWireUpdateManifest, update_manifest)
+DEFINE_DECODER (mesh_wire_decode_update_notice, MeshWireUpdateNotice, update_notice)
+DEFINE_DECODER (mesh_wire_decode_update_query, MeshWireUpdateQuery, update_query)
 
 gboolean
 mesh_wire_validate (const ProtobufCMessage *msg, GError **error)

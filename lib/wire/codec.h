@@ -45,6 +45,12 @@ typedef Meshara__V1__NodeInfo MeshWireNodeInfo;
 typedef Meshara__V1__Nodes MeshWireNodes;
 typedef Meshara__V1__GossipAnnounce MeshWireGossipAnnounce;
 typedef Meshara__V1__GossipPull MeshWireGossipPull;
+typedef Meshara__V1__AuthorityInfo MeshWireAuthorityInfo;
+typedef Meshara__V1__TrustedAuthority MeshWireTrustedAuthority;
+typedef Meshara__V1__TrustStore MeshWireTrustStore;
+typedef Meshara__V1__UpdateManifest MeshWireUpdateManifest;
+typedef Meshara__V1__UpdateNotice MeshWireUpdateNotice;
+typedef Meshara__V1__UpdateQuery MeshWireUpdateQuery;
 
 #define MESH_WIRE_TYPE_UNSPECIFIED MESHARA__V1__MESSAGE_TYPE__MESSAGE_TYPE_UNSPECIFIED
 #define MESH_WIRE_TYPE_PRIVATE MESHARA__V1__MESSAGE_TYPE__MESSAGE_TYPE_PRIVATE
@@ -82,6 +88,16 @@ typedef Meshara__V1__GossipPull MeshWireGossipPull;
 #define MESH_WIRE_RESPONSE_NOT_FOUND MESHARA__V1__RESPONSE_CODE__RESPONSE_CODE_NOT_FOUND
 #define MESH_WIRE_RESPONSE_ERROR MESHARA__V1__RESPONSE_CODE__RESPONSE_CODE_ERROR
 #define MESH_WIRE_RESPONSE_UNAUTHORIZED MESHARA__V1__RESPONSE_CODE__RESPONSE_CODE_UNAUTHORIZED
+
+#define MESH_WIRE_TRUST_UPDATE MESHARA__V1__TRUST_LEVEL__TRUST_LEVEL_UPDATE
+#define MESH_WIRE_TRUST_SIGNING MESHARA__V1__TRUST_LEVEL__TRUST_LEVEL_SIGNING
+#define MESH_WIRE_TRUST_BOOTSTRAP MESHARA__V1__TRUST_LEVEL__TRUST_LEVEL_BOOTSTRAP
+#define MESH_WIRE_TRUST_FULL MESHARA__V1__TRUST_LEVEL__TRUST_LEVEL_FULL
+
+/* How the update messages without a MessageType travel (meshara.proto). */
+#define MESH_WIRE_CONTENT_TYPE_UPDATE_NOTICE "application/x-meshara-update-notice"
+#define MESH_WIRE_QUERY_UPDATE_LATEST "update-latest"
+#define MESH_WIRE_QUERY_UPDATE_MANIFEST "update-manifest"
 
 /* Hello.capabilities bits. */
 #define MESH_WIRE_CAP_RELAY        (G_GUINT64_CONSTANT (1) << 0)  /* forwards routed messages */
@@ -125,6 +141,11 @@ typedef Meshara__V1__GossipPull MeshWireGossipPull;
 #define MESH_WIRE_DEFAULT_CHUNK_SIZE (64 * 1024)
 #define MESH_WIRE_MAX_UPDATE_CHUNKS 8192
 #define MESH_WIRE_MAX_CHUNK_REQUEST 256
+#define MESH_WIRE_MAX_AUTHORITY_NAME 128
+#define MESH_WIRE_MAX_AUTHORITY_DESCRIPTION 1024
+#define MESH_WIRE_MAX_AUTHORITY_URL 255
+#define MESH_WIRE_MAX_TRUSTED_AUTHORITIES 256
+#define MESH_WIRE_TRUST_STORE_VERSION 1
 #define MESH_WIRE_MAX_QUERY_TYPE 64
 #define MESH_WIRE_MAX_RESPONSE_MESSAGE 256
 #define MESH_WIRE_MAX_ROUTE_ENTRIES 4096
@@ -226,6 +247,10 @@ MeshWireNodes *mesh_wire_decode_nodes (const guint8 *data, gsize len, GError **e
 MeshWireContactRecord *mesh_wire_decode_contact_record (const guint8 *data, gsize len, GError **error);
 MeshWireGossipAnnounce *mesh_wire_decode_gossip_announce (const guint8 *data, gsize len, GError **error);
 MeshWireGossipPull *mesh_wire_decode_gossip_pull (const guint8 *data, gsize len, GError **error);
+MeshWireTrustStore *mesh_wire_decode_trust_store (const guint8 *data, gsize len, GError **error);
+MeshWireUpdateManifest *mesh_wire_decode_update_manifest (const guint8 *data, gsize len, GError **error);
+MeshWireUpdateNotice *mesh_wire_decode_update_notice (const guint8 *data, gsize len, GError **error);
+MeshWireUpdateQuery *mesh_wire_decode_update_query (const guint8 *data, gsize len, GError **error);
 
 /* Validate a message built in memory (or decoded) by the rules the
  * decoders apply; for senders' self-checks and tests. */
@@ -304,6 +329,10 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireNodes, mesh_wire_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireContactRecord, mesh_wire_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireGossipAnnounce, mesh_wire_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireGossipPull, mesh_wire_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireTrustStore, mesh_wire_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireUpdateManifest, mesh_wire_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireUpdateNotice, mesh_wire_free)
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MeshWireUpdateQuery, mesh_wire_free)
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (ProtobufCMessage, mesh_wire_free)
 
 #endif

@@ -1,0 +1,5 @@
+# Signed updates: trust store, manifests, chunk cache, apply and rollback.
+unit_tests += tests/update/test-update
+tests_update_test_update_SOURCES = tests/update/test-update.c tests/testutil.h
+tests_update_test_update_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests
+tests_update_test_update_LDADD = lib/update/libmesh-update.la $(TEST_LIBS)
