@@ -99,3 +99,16 @@ TESTS += tests/test-demo.sh
 tests_net_test_node_SOURCES = tests/net/test-node.c tests/testutil.h
 tests_net_test_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# make installcheck (and distcheck): a program outside the tree builds
+# against the installed library with pkg-config alone and runs.
+EXTRA_DIST += tests/consumer/consumer.c tests/consumer/run-consumer.sh
+installcheck-local:
+	$(AM_V_at)if test -n "$(DESTDIR)"; then \
+	  $(SHELL) $(abs_top_srcdir)/tests/consumer/run-consumer.sh "$(DESTDIR)"; \
+	else \
+	  PKG_CONFIG_PATH="$(pkgconfigdir)$${PKG_CONFIG_PATH:+:$$PKG_CONFIG_PATH}" \
+	  LD_LIBRARY_PATH="$(libdir)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH}" \
+	  $(SHELL) $(abs_top_srcdir)/tests/consumer/run-consumer.sh; \
+	fi
+.PHONY: installcheck-local
