@@ -730,9 +730,10 @@ test_backoff (void)
   }
   drop_all (w);
   expect = t0;
-  for (unsigned i = 0; i < 5; i++)
+  /* Eight retries, the wait doubling from 500 ms up to 4 s. */
+  for (unsigned i = 0; i < 8; i++)
     {
-      expect += (500 * MS) << i;
+      expect += (500 * MS) << MIN (i, MESH_PRIVATE_MAX_BACKOFF_SHIFT);
       g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, expect);
       /* Not yet. */
       w->now = expect - 1;
@@ -748,7 +749,8 @@ test_backoff (void)
       }
       drop_all (w);
     }
-  expect += (500 * MS) << 5;
+  expect += (500 * MS) << MESH_PRIVATE_MAX_BACKOFF_SHIFT;
+  g_assert_cmpuint (expect - t0, ==, 500 * MS * 55);
   g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, expect);
   w->now = expect;
   mesh_private_tick (P (w, 0), w->now);
@@ -756,7 +758,7 @@ test_backoff (void)
   e = nth_ev (w, 0, MESH_EVENT_DELIVERY_FAILED, 0);
   g_assert_nonnull (e);
   g_assert_cmpmem (e->message_id, 32, id, 32);
-  g_assert_cmpstr (e->reason, ==, "no acknowledgment after 6 attempts");
+  g_assert_cmpstr (e->reason, ==, "no acknowledgment after 9 attempts");
   g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, UINT64_MAX);
   world_free (w);
 }

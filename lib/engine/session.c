@@ -97,7 +97,7 @@ mesh_private_config_init (MeshPrivateConfig *config)
   memset (config, 0, sizeof *config);
   config->max_sessions = 4096;
   config->max_pending = 4096;
-  config->max_retries = 5;
+  config->max_retries = 8;
   config->ack_timeout_ns = 500 * MS;
   mesh_session_limits_init (&config->limits);
   config->dup_acks_per_s = 100;
@@ -426,7 +426,7 @@ pending_transmit (MeshPrivate *p, Pending *pd, uint64_t now_ns)
   if (!routed && p->cb.no_route != NULL)
     p->cb.no_route (p->ctx, pd->dest, now_ns);
 
-  shift = MIN (pd->attempts - 1, 30u);
+  shift = MIN (pd->attempts - 1, MESH_PRIVATE_MAX_BACKOFF_SHIFT);
   if (p->config.ack_timeout_ns > (UINT64_MAX - now_ns) >> shift)
     pd->deadline_ns = UINT64_MAX;
   else

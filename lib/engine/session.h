@@ -9,7 +9,8 @@
  * acknowledged the session) as a BaseMessage PRIVATE routed to the
  * recipient's node ID.  It waits in the pending table (at most
  * max_pending) until an acknowledgment with a valid tag settles it, or is
- * sent again after ack_timeout_ns, doubling, max_retries times, and then
+ * sent again after ack_timeout_ns, doubling up to 2^MESH_PRIVATE_MAX_BACKOFF_SHIFT
+ * times that, max_retries times, and then
  * fails.  A retry repeats the same sealed bytes (same counter), so a
  * recipient that got the first copy acknowledges it as a duplicate
  * instead of delivering it twice; it gets a fresh timestamp, hence a
@@ -135,6 +136,11 @@ uint64_t mesh_private_next_timeout (const MeshPrivate *p);
 void mesh_private_tick (MeshPrivate *p, uint64_t now_ns);
 
 void mesh_private_get_stats (const MeshPrivate *p, MeshPrivateStats *stats);
+
+/* The retry timeout doubles at most this many times: with the default
+ * 500 ms, waits go 0.5, 1, 2, 4, 4, 4 ... s, so a lossy path gets many
+ * tries within half a minute. */
+#define MESH_PRIVATE_MAX_BACKOFF_SHIFT 3u
 
 /* Bytes of overhead between application data and the PRIVATE payload:
  * for sizing data against a frame limit. */
