@@ -112,3 +112,14 @@ installcheck-local:
 	  $(SHELL) $(abs_top_srcdir)/tests/consumer/run-consumer.sh; \
 	fi
 .PHONY: installcheck-local
+
+# make check-abi: the built library against the committed ABI baseline
+# (libabigail); make abi-baseline records the current ABI on purpose.
+EXTRA_DIST += abi/libmeshara.abi tests/check-abi.sh
+check-abi: lib/libmeshara.la
+	$(AM_V_at)top_srcdir='$(abs_top_srcdir)' top_builddir='$(abs_top_builddir)' \
+	  $(SHELL) $(abs_top_srcdir)/tests/check-abi.sh
+abi-baseline: lib/libmeshara.la
+	$(AM_V_GEN)abidw --no-corpus-path --headers-dir $(abs_top_srcdir)/lib/meshara \
+	  --drop-private-types lib/.libs/libmeshara.so > $(abs_top_srcdir)/abi/libmeshara.abi
+.PHONY: check-abi abi-baseline
