@@ -18,6 +18,7 @@ unit_tests = \
 	tests/test-dht \
 	tests/net/test-link \
 	tests/net/test-node \
+	tests/net/test-config \
 	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
@@ -98,3 +99,8 @@ TESTS += tests/test-demo.sh
 tests_net_test_node_SOURCES = tests/net/test-node.c tests/testutil.h
 tests_net_test_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# MesharaNode configuration file, profiles, storage path and reconnection.
+tests_net_test_config_SOURCES = tests/net/test-config.c tests/testutil.h
+tests_net_test_config_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_config_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)

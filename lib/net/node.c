@@ -560,11 +560,12 @@ known_schedule (MesharaNode *node, KnownPeer *kp, guint delay_ms)
   g_source_attach (kp->retry, node->context);
 }
 
-/* The next dial after kp->attempts failed ones. */
+/* The next dial after kp->attempts failed ones (0: the link just
+ * dropped). */
 static void
 known_backoff (MesharaNode *node, KnownPeer *kp)
 {
-  guint shift = MIN (kp->attempts > 0 ? kp->attempts - 1 : 0, 16u);
+  guint shift = MIN (kp->attempts, 16u);
   guint64 delay = MIN ((guint64) NODE_RECONNECT_BASE_MS << shift,
                        (guint64) NODE_RECONNECT_MAX_MS);
   guint64 half = delay / 2;
