@@ -104,3 +104,7 @@ tests_net_test_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
 tests_net_test_config_SOURCES = tests/net/test-config.c tests/testutil.h
 tests_net_test_config_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_config_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# Three "meshara node" processes and "meshara send"; SIGKILL of the relay.
+dist_check_SCRIPTS += tests/net/test-multiprocess.sh
+TESTS += tests/net/test-multiprocess.sh
