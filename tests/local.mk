@@ -19,6 +19,7 @@ unit_tests = \
 	tests/net/test-link \
 	tests/net/test-node \
 	tests/net/test-config \
+	tests/net/test-inprocess \
 	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
@@ -108,3 +109,8 @@ tests_net_test_config_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
 # Three "meshara node" processes and "meshara send"; SIGKILL of the relay.
 dist_check_SCRIPTS += tests/net/test-multiprocess.sh
 TESTS += tests/net/test-multiprocess.sh
+
+# Nodes of one process linked without sockets ("mem:NAME").
+tests_net_test_inprocess_SOURCES = tests/net/test-inprocess.c tests/testutil.h
+tests_net_test_inprocess_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_inprocess_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)

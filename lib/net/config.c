@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include "net/link.h"
+#include "net/memlink.h"
 
 #include <errno.h>
 #include <string.h>
@@ -145,9 +146,23 @@ read_peers (GKeyFile *kf, const char *path, const ConfigKey *k, Config *c,
           return FALSE;
         }
       *comma = '\0';
-      parsed = mesh_net_parse_address (g_strstrip (entry), &local);
-      if (parsed == NULL
-          || !meshara_public_key_validate (g_strstrip (comma + 1), &local))
+      g_strstrip (entry);
+      if (mesh_mem_address_is (entry))
+        {
+          if (!mesh_mem_address_check (entry, &local))
+            {
+              set_key_error (error, path, k, "entry %" G_GSIZE_FORMAT ": %s",
+                             i + 1, local->message);
+              return FALSE;
+            }
+        }
+      else if ((parsed = mesh_net_parse_address (entry, &local)) == NULL)
+        {
+          set_key_error (error, path, k, "entry %" G_GSIZE_FORMAT ": %s",
+                         i + 1, local->message);
+          return FALSE;
+        }
+      if (!meshara_public_key_validate (g_strstrip (comma + 1), &local))
         {
           set_key_error (error, path, k, "entry %" G_GSIZE_FORMAT ": %s",
                          i + 1, local->message);
@@ -199,10 +214,11 @@ read_config (GKeyFile *kf, const char *path, Config *c, GError **error)
         }
       else if (strcmp (k->key, "listen") == 0)
         {
-          g_autoptr (GSocketAddress) parsed =
-            mesh_net_parse_address (value, &local);
+          g_autoptr (GSocketAddress) parsed = NULL;
 
-          if (parsed == NULL)
+          if (mesh_mem_address_is (value)
+              ? !mesh_mem_address_check (value, &local)
+              : (parsed = mesh_net_parse_address (value, &local)) == NULL)
             {
               set_key_error (error, path, k, "%s", local->message);
               return FALSE;

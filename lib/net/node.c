@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "net/link.h"
+#include "net/memlink.h"
 #include "net/tls.h"
 #include "engine/engine.h"
 #include "wire/codec.h"
@@ -67,7 +68,8 @@ static const char *const profile_names[] = {
 
 typedef struct {
   MesharaNode *node;
-  MeshNetLink *link;
+  MeshNetLink *link;            /* a TLS link, or */
+  MeshMemLink *mem;             /* an in-process one */
   guint32 id;
   gboolean up;                  /* mesh_engine_link_up() done */
   gboolean have_bundle;         /* outgoing: known before HELLO */
@@ -104,6 +106,7 @@ struct _MesharaNode {
   gboolean running;
   MeshTlsCredentials *creds;
   MeshListener *listener;
+  char *mem_address;            /* listening in-process ("mem:NAME") */
   MeshEngine *engine;
   GSource *timer;
   char *bound_address;
@@ -255,6 +258,45 @@ link_new_id (MesharaNode *node)
     }
 }
 
+/* The link operations, TLS or in-process. */
+static void
+nl_abort (NodeLink *nl, const char *reason)
+{
+  if (nl->link != NULL)
+    nl_abort (nl, reason);
+  else if (nl->mem != NULL)
+    mesh_mem_link_abort (nl->mem, reason);
+}
+
+static const uint8_t *
+nl_peer_ed_pub (NodeLink *nl)
+{
+  if (nl->link != NULL)
+    return mesh_net_link_get_peer_ed_pub (nl->link);
+  return nl->mem ? mesh_mem_link_get_peer_ed_pub (nl->mem) : NULL;
+}
+
+static gboolean
+nl_send (NodeLink *nl, const guint8 *frame, gsize len, GError **error)
+{
+  if (nl->link != NULL)
+    return mesh_net_link_send (nl->link, frame, len, error);
+  return mesh_mem_link_send (nl->mem, frame, len, error);
+}
+
+/* An address a node can listen on or connect to: "ip:port", or
+ * "mem:NAME" in this process. */
+static gboolean
+address_check (const char *address, GError **error)
+{
+  g_autoptr (GSocketAddress) parsed = NULL;
+
+  if (mesh_mem_address_is (address))
+    return mesh_mem_address_check (address, error);
+  parsed = mesh_net_parse_address (address, error);
+  return parsed != NULL;
+}
+
 static void
 node_link_free (gpointer data)
 {
@@ -267,6 +309,7 @@ node_link_free (gpointer data)
     }
   /* Dropping the last reference closes the socket without callbacks. */
   g_clear_pointer (&nl->link, mesh_net_link_unref);
+  g_clear_pointer (&nl->mem, mesh_mem_link_free);
   g_free (nl->address);
   g_free (nl);
 }
@@ -288,7 +331,7 @@ link_start (MesharaNode *node, NodeLink *nl)
   if (!mesh_engine_link_up (node->engine, nl->id, &nl->bundle, now_ns (),
                             &error))
     {
-      mesh_net_link_abort (nl->link, error->message);
+      nl_abort (nl, error->message);
       return FALSE;
     }
   nl->up = TRUE;
@@ -316,7 +359,7 @@ on_established (MeshNetLink *link, const uint8_t *peer_ed_pub,
     {
       /* The pin makes TLS refuse this; checked again because the engine
        * trusts the bundle it is given. */
-      mesh_net_link_abort (nl->link, "the peer's key differs from the "
+      nl_abort (nl, "the peer's key differs from the "
                            "expected public key");
       return;
     }
@@ -333,7 +376,7 @@ take_hello_bundle (NodeLink *nl, const guint8 *data, gsize len)
   g_autoptr (MeshWireBaseMessage) base = NULL;
   g_autoptr (MeshWireHello) hello = NULL;
   g_autoptr (GError) error = NULL;
-  const uint8_t *ed_pub = mesh_net_link_get_peer_ed_pub (nl->link);
+  const uint8_t *ed_pub = nl_peer_ed_pub (nl);
   char *reason;
 
   base = mesh_wire_decode_base (data, len, MESH_FRAME_MAX_DEFAULT, &error);
@@ -356,7 +399,7 @@ take_hello_bundle (NodeLink *nl, const guint8 *data, gsize len)
   if (error != NULL)
     {
       reason = g_strdup_printf ("bad HELLO: %s", error->message);
-      mesh_net_link_abort (nl->link, reason);
+      nl_abort (nl, reason);
       g_free (reason);
       return FALSE;
     }
@@ -418,15 +461,18 @@ static const MeshNetLinkCallbacks link_callbacks = {
 };
 
 static NodeLink *
-link_add (MesharaNode *node, MeshNetLink *link, const char *address)
+link_add (MesharaNode *node, MeshNetLink *link, MeshMemLink *mem,
+          const char *address)
 {
   NodeLink *nl = g_new0 (NodeLink, 1);
 
   nl->node = node;
   nl->link = link;
+  nl->mem = mem;
   nl->id = link_new_id (node);
   nl->address = g_strdup (address);
-  mesh_net_link_set_id (link, nl->id);
+  if (link != NULL)
+    mesh_net_link_set_id (link, nl->id);
   g_hash_table_insert (node->links, GUINT_TO_POINTER (nl->id), nl);
   return nl;
 }
@@ -442,7 +488,7 @@ link_to_node_exists (MesharaNode *node, const uint8_t *ed_pub)
     {
       NodeLink *nl = value;
       const uint8_t *k = nl->have_bundle ? nl->bundle.ed_pub
-                                         : mesh_net_link_get_peer_ed_pub (nl->link);
+                                         : nl_peer_ed_pub (nl);
 
       if (k != NULL && memcmp (k, ed_pub, MESH_ED25519_KEY_LEN) == 0)
         return TRUE;
@@ -464,11 +510,26 @@ connect_to (MesharaNode *node, const char *address,
                    "number of peers", address, LIMIT (node, max_peers));
       return FALSE;
     }
+  if (mesh_mem_address_is (address))
+    {
+      MeshMemLink *mem;
+
+      if (!mesh_mem_address_check (address, error))
+        return FALSE;
+      mem = mesh_mem_connect (node->context, address,
+                              mesh_identity_from_public (node->identity)->pub.ed_pub,
+                              peer->ed_pub, &link_callbacks, NULL);
+      nl = link_add (node, NULL, mem, address);
+      nl->bundle = *peer;
+      nl->have_bundle = TRUE;
+      mesh_mem_link_set_callbacks (mem, &link_callbacks, nl);
+      return TRUE;
+    }
   link = mesh_net_link_connect (node->context, node->creds, NULL, address,
                                 peer->ed_pub, &link_callbacks, NULL, error);
   if (link == NULL)
     return FALSE;
-  nl = link_add (node, link, address);
+  nl = link_add (node, link, NULL, address);
   nl->bundle = *peer;
   nl->have_bundle = TRUE;
   mesh_net_link_set_callbacks (link, &link_callbacks, nl);
@@ -481,7 +542,7 @@ on_hello_timeout (gpointer user_data)
   NodeLink *nl = user_data;
 
   g_clear_pointer (&nl->hello_timer, g_source_unref);
-  mesh_net_link_abort (nl->link, "no HELLO in time");
+  nl_abort (nl, "no HELLO in time");
   return G_SOURCE_REMOVE;
 }
 
@@ -497,8 +558,27 @@ on_accept (MeshListener *listener, MeshNetLink *link, gpointer user_data)
       mesh_net_link_unref (link);
       return;
     }
-  nl = link_add (node, link, NULL);
+  nl = link_add (node, link, NULL, NULL);
   mesh_net_link_set_callbacks (link, &link_callbacks, nl);
+  nl->hello_timer = g_timeout_source_new (NODE_HELLO_TIMEOUT_MS);
+  g_source_set_callback (nl->hello_timer, on_hello_timeout, nl, NULL);
+  g_source_attach (nl->hello_timer, node->context);
+}
+
+static void
+on_mem_accept (MeshMemLink *mem, gpointer user_data)
+{
+  MesharaNode *node = user_data;
+  NodeLink *nl;
+
+  if (!node->running
+      || g_hash_table_size (node->links) >= LIMIT (node, max_peers))
+    {
+      mesh_mem_link_free (mem);
+      return;
+    }
+  nl = link_add (node, NULL, mem, NULL);
+  mesh_mem_link_set_callbacks (mem, &link_callbacks, nl);
   nl->hello_timer = g_timeout_source_new (NODE_HELLO_TIMEOUT_MS);
   g_source_set_callback (nl->hello_timer, on_hello_timeout, nl, NULL);
   g_source_attach (nl->hello_timer, node->context);
@@ -714,7 +794,6 @@ parse_peer_line (MesharaNode *node, const char *line, char **address,
                  MeshPublicBundle *bundle, GError **error)
 {
   const char *space = strchr (line, ' ');
-  g_autoptr (GSocketAddress) parsed = NULL;
   char *addr;
 
   if (space == NULL || strchr (space + 1, ' ') != NULL)
@@ -724,8 +803,8 @@ parse_peer_line (MesharaNode *node, const char *line, char **address,
       return FALSE;
     }
   addr = g_strndup (line, (gsize) (space - line));
-  parsed = mesh_net_parse_address (addr, error);
-  if (parsed == NULL || !mesh_bundle_from_string (bundle, space + 1, error))
+  if (!address_check (addr, error)
+      || !mesh_bundle_from_string (bundle, space + 1, error))
     {
       g_free (addr);
       return FALSE;
@@ -872,16 +951,16 @@ engine_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame,
   NodeLink *nl = link_get (node, id);
   g_autoptr (GError) error = NULL;
 
-  if (nl == NULL || nl->link == NULL)
+  if (nl == NULL || (nl->link == NULL && nl->mem == NULL))
     return;
-  if (!mesh_net_link_send (nl->link, frame, len, &error)
+  if (!nl_send (nl, frame, len, &error)
       && g_error_matches (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED))
     {
       /* A peer that does not read its queue (1 MiB) away is closed rather
        * than waited for: the engine has no way yet to hold frames back, and
        * dropping some would break its sessions and routes.  Counted. */
       node->closed_queue_full++;
-      mesh_net_link_abort (nl->link, "the send queue is full: the peer "
+      nl_abort (nl, "the send queue is full: the peer "
                            "does not read fast enough");
     }
 }
@@ -892,8 +971,8 @@ engine_close_link (void *user_data, MeshLinkId id, const char *reason)
   MesharaNode *node = user_data;
   NodeLink *nl = link_get (node, id);
 
-  if (nl != NULL && nl->link != NULL)
-    mesh_net_link_abort (nl->link, reason);
+  if (nl != NULL)
+    nl_abort (nl, reason);
 }
 
 static void
@@ -1016,7 +1095,11 @@ meshara_node_get_identity (MesharaNode *node)
 /**
  * meshara_node_set_listen_address:
  * @node: a stopped node
- * @address: "ip:port" or "[ipv6]:port"; port 0 picks a free port
+ * @address: "ip:port" or "[ipv6]:port"; port 0 picks a free port.  Or
+ *   "mem:NAME": the in-process transport, for tests of applications
+ *   that run several nodes in one process; such a node opens no socket,
+ *   and its peers connect to "mem:NAME" (they must run on the same
+ *   thread)
  *
  * Where meshara_node_start() listens.
  */
@@ -1419,19 +1502,35 @@ meshara_node_start (MesharaNode *node, GError **error)
     return FALSE;
   node->links = g_hash_table_new_full (NULL, NULL, NULL, node_link_free);
   node->next_link_id = 1;
-  node->listener = mesh_listener_new (node->context, node->listen_address,
-                                      node->creds, NULL,
-                                      LIMIT (node, accepts_per_s),
-                                      on_accept, node, error);
-  if (node->listener == NULL)
+  if (mesh_mem_address_is (node->listen_address))
     {
-      g_clear_pointer (&node->links, g_hash_table_unref);
-      g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
-      return FALSE;
+      /* In-process: no socket at all. */
+      if (!mesh_mem_listen (node->listen_address, self->pub.ed_pub,
+                            on_mem_accept, node, error))
+        {
+          g_clear_pointer (&node->links, g_hash_table_unref);
+          g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+          return FALSE;
+        }
+      node->mem_address = g_strdup (node->listen_address);
+      node->bound_address = g_strdup (node->listen_address);
     }
-  bound = mesh_listener_get_address (node->listener);
-  node->bound_address = address_to_string (bound);
-  g_object_unref (bound);
+  else
+    {
+      node->listener = mesh_listener_new (node->context, node->listen_address,
+                                          node->creds, NULL,
+                                          LIMIT (node, accepts_per_s),
+                                          on_accept, node, error);
+      if (node->listener == NULL)
+        {
+          g_clear_pointer (&node->links, g_hash_table_unref);
+          g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+          return FALSE;
+        }
+      bound = mesh_listener_get_address (node->listener);
+      node->bound_address = address_to_string (bound);
+      g_object_unref (bound);
+    }
   addresses[0] = node->bound_address;
 
   now = now_ns ();
@@ -1502,6 +1601,11 @@ meshara_node_stop (MesharaNode *node)
       g_clear_pointer (&node->timer, g_source_unref);
     }
   g_clear_pointer (&node->listener, mesh_listener_free);
+  if (node->mem_address != NULL)
+    {
+      mesh_mem_unlisten (node->mem_address);
+      g_clear_pointer (&node->mem_address, g_free);
+    }
   /* Unreferencing the links closes their sockets without callbacks. */
   if (node->busy > 0)
     {
@@ -1532,7 +1636,8 @@ check_running (MesharaNode *node, GError **error)
 /**
  * meshara_node_add_peer:
  * @node: a running node
- * @address: "ip:port" of the peer
+ * @address: "ip:port" of the peer, or "mem:NAME" for a node of this
+ *   process
  * @public_key: (nullable): the peer's public key ("mshr1..."), pinned:
  *   a peer presenting another key is refused
  * @error: return location for a #GError, or %NULL
@@ -1557,8 +1662,7 @@ meshara_node_add_peer (MesharaNode *node, const char *address,
 
   if (!check_running (node, error))
     return FALSE;
-  parsed = mesh_net_parse_address (address, error);
-  if (parsed == NULL)
+  if (!address_check (address, error))
     return FALSE;
   if (public_key == NULL)
     {
@@ -1613,8 +1717,7 @@ meshara_node_add_bootstrap_peer (MesharaNode *node, const char *address,
   g_return_val_if_fail (public_key != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
-  parsed = mesh_net_parse_address (address, error);
-  if (parsed == NULL)
+  if (!address_check (address, error))
     return FALSE;
   if (!mesh_bundle_from_string (&peer, public_key, error))
     {
