@@ -263,7 +263,7 @@ static void
 nl_abort (NodeLink *nl, const char *reason)
 {
   if (nl->link != NULL)
-    nl_abort (nl, reason);
+    mesh_net_link_abort (nl->link, reason);
   else if (nl->mem != NULL)
     mesh_mem_link_abort (nl->mem, reason);
 }
