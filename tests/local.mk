@@ -20,6 +20,7 @@ unit_tests = \
 	tests/net/test-node \
 	tests/net/test-config \
 	tests/net/test-inprocess \
+	tests/net/test-node-hostile \
 	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
@@ -114,3 +115,10 @@ TESTS += tests/net/test-multiprocess.sh
 tests_net_test_inprocess_SOURCES = tests/net/test-inprocess.c tests/testutil.h
 tests_net_test_inprocess_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_inprocess_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# A node and a client that passes TLS but sends no HELLO (link layer).
+tests_net_test_node_hostile_SOURCES = tests/net/test-node-hostile.c tests/testutil.h
+tests_net_test_node_hostile_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_node_hostile_LDADD = lib/net/libmesh-net.la \
+	lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
+	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
