@@ -1739,6 +1739,71 @@ meshara_node_add_bootstrap_peer (MesharaNode *node, const char *address,
   return TRUE;
 }
 
+/**
+ * meshara_node_remove_peer:
+ * @node: a node, running or not
+ * @public_key: the peer's public key ("mshr1...")
+ * @error: return location for a #GError, or %NULL
+ *
+ * Forgets a peer: it is no longer dialled again, it leaves the peers
+ * file of the storage path, and a link to it is closed.
+ *
+ * Returns: %TRUE when the peer was known or linked; %FALSE with
+ *   %MESHARA_ERROR_NOT_FOUND when it was neither, or another code for a
+ *   bad key
+ */
+gboolean
+meshara_node_remove_peer (MesharaNode *node, const char *public_key,
+                          GError **error)
+{
+  MeshPublicBundle peer;
+  KnownPeer *kp;
+  char *key;
+  gboolean found = FALSE, persisted = FALSE;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (public_key != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mesh_bundle_from_string (&peer, public_key, error))
+    return FALSE;
+  key = mesh_bundle_to_string (&peer);
+  kp = g_hash_table_lookup (node->known, key);
+  if (kp != NULL)
+    {
+      persisted = kp->persist;
+      g_hash_table_remove (node->known, key);
+      found = TRUE;
+    }
+  g_free (key);
+  if (persisted)
+    known_save (node);
+  if (node->running)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, node->links);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NodeLink *nl = value;
+          const uint8_t *k = nl->have_bundle ? nl->bundle.ed_pub
+                                             : nl_peer_ed_pub (nl);
+
+          if (k != NULL && mesh_ct_equal (k, peer.ed_pub, MESH_ED25519_KEY_LEN))
+            {
+              /* Closed from the context: callbacks may not run here. */
+              nl_abort (nl, "the peer was removed");
+              found = TRUE;
+            }
+        }
+    }
+  if (!found)
+    g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND,
+                 "the peer is neither known nor linked");
+  return found;
+}
+
 static char *
 id_or_null (gboolean ok, const uint8_t *id)
 {

@@ -423,6 +423,18 @@ test_storage (void)
   WAIT_FOR (a.connected == 1 && b.connected == 2,
             "the restarted node to dial its remembered peer");
   g_assert_cmpuint (a.failures->len, ==, 0);
+
+  /* Removing the peer closes the link and drops it from the file. */
+  g_assert_true (meshara_node_remove_peer (a.node, b.key, &error));
+  g_assert_no_error (error);
+  WAIT_FOR (a.disconnected == 1, "the removed peer's link to close");
+  g_assert_true (g_file_get_contents (peers_path, &contents, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_null (strstr (contents, b.key));
+  g_free (contents);
+  g_assert_false (meshara_node_remove_peer (a.node, b.key, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND);
+  g_clear_error (&error);
   peer_clear (&a);
 
   /* A peers file beyond its limit stops the start with a clear error. */
