@@ -105,6 +105,7 @@ MESHARA_API const char *meshara_node_get_storage_path (MesharaNode *node);
 MESHARA_API gboolean meshara_node_remove_peer (MesharaNode *node,
                                                const char *public_key,
                                                GError **error);
+MESHARA_API GVariant *meshara_node_list_peers (MesharaNode *node);
 MESHARA_API gboolean meshara_node_add_bootstrap_peer (MesharaNode *node,
                                                       const char *address,
                                                       const char *public_key,

@@ -1973,6 +1973,86 @@ meshara_node_get_peer_count (MesharaNode *node)
   return node->peers_up;
 }
 
+/**
+ * meshara_node_list_peers:
+ * @node: a node
+ *
+ * The peers whose links are up, with per-peer statistics, as an array of
+ * dictionaries (type "aa{sv}").  Each has the members "node-id",
+ * "public-key" and "address" (strings; the address is the one dialled,
+ * or "" for a link the peer opened), "outgoing" (boolean),
+ * "connected-us" and "idle-us" (microseconds since the link came up and
+ * since the peer last sent anything), "bytes-in", "bytes-out",
+ * "frames-in", "frames-out", "invalid-frames" and "rtt-us" (unsigned
+ * 64-bit; rtt-us is 0 until measured) and "reputation" (int32, -200 to
+ * 1000; invalid data lowers it).
+ *
+ * Returns: (transfer full): the list; empty when the node is stopped
+ */
+GVariant *
+meshara_node_list_peers (MesharaNode *node)
+{
+  GVariantBuilder list;
+  GHashTableIter iter;
+  gpointer value;
+  uint64_t now = now_ns ();
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));
+  if (node->running)
+    {
+      g_hash_table_iter_init (&iter, node->links);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NodeLink *nl = value;
+          MeshLinkInfo info;
+          GVariantBuilder d;
+          char *id, *key;
+
+          if (!nl->up || !mesh_engine_get_link_info (node->engine, nl->id,
+                                                     &info))
+            continue;
+          id = mesh_node_id_to_hex (info.peer.node_id);
+          key = mesh_bundle_to_string (&info.peer);
+          g_variant_builder_init (&d, G_VARIANT_TYPE ("a{sv}"));
+          g_variant_builder_add (&d, "{sv}", "node-id",
+                                 g_variant_new_string (id));
+          g_variant_builder_add (&d, "{sv}", "public-key",
+                                 g_variant_new_string (key));
+          g_variant_builder_add (&d, "{sv}", "address",
+                                 g_variant_new_string (nl->address
+                                                       ? nl->address : ""));
+          g_variant_builder_add (&d, "{sv}", "outgoing",
+                                 g_variant_new_boolean (nl->address != NULL));
+          g_variant_builder_add (&d, "{sv}", "connected-us",
+                                 g_variant_new_uint64 (
+                                   (now - MIN (now, info.connected_ns)) / 1000u));
+          g_variant_builder_add (&d, "{sv}", "idle-us",
+                                 g_variant_new_uint64 (
+                                   (now - MIN (now, info.last_seen_ns)) / 1000u));
+          g_variant_builder_add (&d, "{sv}", "bytes-in",
+                                 g_variant_new_uint64 (info.bytes_in));
+          g_variant_builder_add (&d, "{sv}", "bytes-out",
+                                 g_variant_new_uint64 (info.bytes_out));
+          g_variant_builder_add (&d, "{sv}", "frames-in",
+                                 g_variant_new_uint64 (info.frames_in));
+          g_variant_builder_add (&d, "{sv}", "frames-out",
+                                 g_variant_new_uint64 (info.frames_out));
+          g_variant_builder_add (&d, "{sv}", "invalid-frames",
+                                 g_variant_new_uint64 (info.invalid_frames));
+          g_variant_builder_add (&d, "{sv}", "rtt-us",
+                                 g_variant_new_uint64 (info.rtt_ns / 1000u));
+          g_variant_builder_add (&d, "{sv}", "reputation",
+                                 g_variant_new_int32 (info.reputation));
+          g_variant_builder_add_value (&list, g_variant_builder_end (&d));
+          g_free (id);
+          g_free (key);
+        }
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&list));
+}
+
 /* ---------------------------------------------------------------------- */
 /* GObject */
 

@@ -183,6 +183,43 @@ test_inprocess (void)
   expect = g_strdup_printf ("%s in memory", a.key);
   g_assert_cmpstr (g_ptr_array_index (c.privates, 0), ==, expect);
   WAIT_FOR (a.delivered == 1, "\"delivered\" at the sender");
+
+  /* Per-peer statistics, after an exchange: a sees b, outgoing to b's
+   * address; b sees two incoming links. */
+  {
+    GVariant *peers = meshara_node_list_peers (a.node);
+    GVariant *p0;
+    const char *key = NULL, *address = NULL;
+    gboolean outgoing = FALSE;
+    guint64 bytes_in = 0, frames_out = 0;
+    gint32 reputation = -1;
+
+    g_assert_true (g_variant_is_of_type (peers, G_VARIANT_TYPE ("aa{sv}")));
+    g_assert_cmpuint (g_variant_n_children (peers), ==, 1);
+    p0 = g_variant_get_child_value (peers, 0);
+    g_assert_true (g_variant_lookup (p0, "public-key", "&s", &key));
+    g_assert_cmpstr (key, ==, b.key);
+    g_assert_true (g_variant_lookup (p0, "address", "&s", &address));
+    g_assert_cmpstr (address, ==, b.address);
+    g_assert_true (g_variant_lookup (p0, "outgoing", "b", &outgoing));
+    g_assert_true (outgoing);
+    g_assert_true (g_variant_lookup (p0, "bytes-in", "t", &bytes_in));
+    g_assert_cmpuint (bytes_in, >, 0);
+    g_assert_true (g_variant_lookup (p0, "frames-out", "t", &frames_out));
+    g_assert_cmpuint (frames_out, >, 0);
+    g_assert_true (g_variant_lookup (p0, "reputation", "i", &reputation));
+    g_assert_cmpint (reputation, >=, 0);
+    g_variant_unref (p0);
+    g_variant_unref (peers);
+
+    peers = meshara_node_list_peers (b.node);
+    g_assert_cmpuint (g_variant_n_children (peers), ==, 2);
+    p0 = g_variant_get_child_value (peers, 0);
+    g_assert_true (g_variant_lookup (p0, "outgoing", "b", &outgoing));
+    g_assert_false (outgoing);
+    g_variant_unref (p0);
+    g_variant_unref (peers);
+  }
   g_assert_cmpuint (b.privates->len, ==, 0);
   g_free (expect);
   g_free (id);
@@ -221,6 +258,14 @@ test_inprocess (void)
   WAIT_FOR (a.connected == 2 && c.connected == 2,
             "a and c to reconnect to the relay");
 
+  {
+    GVariant *peers;
+
+    meshara_node_stop (a.node);
+    peers = meshara_node_list_peers (a.node);
+    g_assert_cmpuint (g_variant_n_children (peers), ==, 0);
+    g_variant_unref (peers);
+  }
   node_clear (&a);
   node_clear (&b);
   node_clear (&c);
