@@ -18,6 +18,9 @@ unit_tests = \
 	tests/test-dht \
 	tests/net/test-link \
 	tests/net/test-node \
+	tests/net/test-config \
+	tests/net/test-inprocess \
+	tests/net/test-node-hostile \
 	tests/sim/test-sim
 
 check_PROGRAMS += $(unit_tests)
@@ -99,6 +102,27 @@ TESTS += tests/test-demo.sh
 tests_net_test_node_SOURCES = tests/net/test-node.c tests/testutil.h
 tests_net_test_node_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_net_test_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# MesharaNode configuration file, profiles, storage path and reconnection.
+tests_net_test_config_SOURCES = tests/net/test-config.c tests/testutil.h
+tests_net_test_config_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_config_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# Three "meshara node" processes and "meshara send"; SIGKILL of the relay.
+dist_check_SCRIPTS += tests/net/test-multiprocess.sh
+TESTS += tests/net/test-multiprocess.sh
+
+# Nodes of one process linked without sockets ("mem:NAME").
+tests_net_test_inprocess_SOURCES = tests/net/test-inprocess.c tests/testutil.h
+tests_net_test_inprocess_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_inprocess_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# A node and a client that passes TLS but sends no HELLO (link layer).
+tests_net_test_node_hostile_SOURCES = tests/net/test-node-hostile.c tests/testutil.h
+tests_net_test_node_hostile_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_node_hostile_LDADD = lib/net/libmesh-net.la \
+	lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
+	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
 
 # make installcheck (and distcheck): a program outside the tree builds
 # against the installed library with pkg-config alone and runs.

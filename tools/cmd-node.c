@@ -403,8 +403,10 @@ int
 tool_cmd_node (int argc, char **argv)
 {
   char *data_dir = NULL, *listen = NULL, **peers = NULL;
+  char *config = NULL, *profile_name = NULL;
   char *socket_path = NULL, *port = NULL, *key = NULL, *node_id = NULL;
-  int max_peers = MESHARA_NODE_MAX_PEERS_DEFAULT;
+  int max_peers = 0;
+  MesharaNodeProfile profile = MESHARA_NODE_PROFILE_STANDARD;
   gboolean json = FALSE;
   MesharaIdentity *identity = NULL;
   GSocketService *service = NULL;
@@ -423,7 +425,12 @@ tool_cmd_node (int argc, char **argv)
       "Connect to a peer, pinning its public key (repeatable)",
       "ADDR:PORT,KEY" },
     { "max-peers", 0, 0, G_OPTION_ARG_INT, &max_peers,
-      "Keep at most N links (default 32)", "N" },
+      "Keep at most N links (default: the profile's)", "N" },
+    { "profile", 0, 0, G_OPTION_ARG_STRING, &profile_name,
+      "minimal, standard (default), bridge or authority", "NAME" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
+      "Read settings from FILE (meshara.conf(5)); options given here win",
+      "FILE" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       "Print one JSON object per line instead of text", NULL },
     { NULL }
@@ -440,15 +447,24 @@ tool_cmd_node (int argc, char **argv)
     "  peer-connected NODE-ID, peer-disconnected NODE-ID\n"
     "  link-failed ADDRESS REASON",
     "'meshara send', 'meshara broadcast' and 'meshara peers' talk to the\n"
-    "node through DIR/" TOOL_CONTROL_SOCKET_NAME ".  SIGINT or SIGTERM stop it.",
+    "node through DIR/" TOOL_CONTROL_SOCKET_NAME ".  Peers the node reached are\n"
+    "remembered in DIR/" MESHARA_NODE_PEERS_FILE " and dialled again at the next start;\n"
+    "a peer whose link drops is redialled with growing delays.\n"
+    "SIGINT or SIGTERM stop it.",
     entries);
   status = tool_parse_data_options (context, &argc, &argv, &data_dir);
   if (status != 0)
     goto out;
   status = TOOL_EXIT_USAGE;
-  if (max_peers < 1 || max_peers > 4096)
+  if (max_peers != 0 && (max_peers < 1 || max_peers > 4096))
     {
       tool_usage_error ("--max-peers must be between 1 and 4096");
+      goto out;
+    }
+  if (profile_name != NULL
+      && !meshara_node_profile_from_string (profile_name, &profile, &error))
+    {
+      tool_usage_error ("--profile: %s", error->message);
       goto out;
     }
   status = TOOL_EXIT_FAILURE;
@@ -461,8 +477,19 @@ tool_cmd_node (int argc, char **argv)
     }
   t.json = json;
   t.node = meshara_node_new (identity);
-  meshara_node_set_listen_address (t.node, listen ? listen : "127.0.0.1:0");
-  meshara_node_set_max_peers (t.node, (guint) max_peers);
+  if (config != NULL && !meshara_node_load_config (t.node, config, &error))
+    {
+      tool_error ("%s", error->message);
+      goto out;
+    }
+  /* The data directory holds the identity: it is the storage path. */
+  meshara_node_set_storage_path (t.node, data_dir);
+  if (listen != NULL)
+    meshara_node_set_listen_address (t.node, listen);
+  if (profile_name != NULL)
+    meshara_node_set_profile (t.node, profile);
+  if (max_peers != 0)
+    meshara_node_set_max_peers (t.node, (guint) max_peers);
   g_signal_connect (t.node, "private-message", G_CALLBACK (on_private), &t);
   g_signal_connect (t.node, "broadcast", G_CALLBACK (on_broadcast), &t);
   g_signal_connect (t.node, "delivered", G_CALLBACK (on_delivered), &t);
@@ -489,7 +516,7 @@ tool_cmd_node (int argc, char **argv)
     }
   {
     /* The bound port in place of the one asked for (0 = any). */
-    const char *asked = listen ? listen : "127.0.0.1:0";
+    const char *asked = meshara_node_get_listen_address (t.node);
     const char *colon = strrchr (asked, ':');
 
     port = g_strdup_printf ("%.*s:%u",
@@ -553,6 +580,8 @@ out:
   g_free (node_id);
   g_free (data_dir);
   g_free (listen);
+  g_free (config);
+  g_free (profile_name);
   g_strfreev (peers);
   return status;
 }

@@ -29,6 +29,40 @@ G_DECLARE_FINAL_TYPE (MesharaNode, meshara_node, MESHARA, NODE, GObject)
  */
 #define MESHARA_NODE_MAX_PEERS_DEFAULT 32
 
+/**
+ * MesharaNodeProfile:
+ * @MESHARA_NODE_PROFILE_MINIMAL: a small device: 8 peers, fanout 5,
+ *   small tables
+ * @MESHARA_NODE_PROFILE_STANDARD: the default: 32 peers, fanout 10
+ * @MESHARA_NODE_PROFILE_BRIDGE: a well-connected relay: 128 peers,
+ *   fanout 20, large tables
+ * @MESHARA_NODE_PROFILE_AUTHORITY: an authority's node: 128 peers,
+ *   fanout 10, large tables
+ *
+ * Presets for the connection limits, table sizes and gossip fanout.
+ * Values set explicitly (meshara_node_set_max_peers(), ...) override
+ * the profile's.
+ */
+typedef enum {
+  MESHARA_NODE_PROFILE_MINIMAL,
+  MESHARA_NODE_PROFILE_STANDARD,
+  MESHARA_NODE_PROFILE_BRIDGE,
+  MESHARA_NODE_PROFILE_AUTHORITY,
+} MesharaNodeProfile;
+
+#define MESHARA_TYPE_NODE_PROFILE (meshara_node_profile_get_type ())
+MESHARA_API GType meshara_node_profile_get_type (void);
+
+/**
+ * MESHARA_NODE_PEERS_FILE:
+ * MESHARA_NODE_IDENTITY_FILE:
+ *
+ * File names inside a node's storage path: the known peers, and the
+ * keystore of an identity the node created itself.
+ */
+#define MESHARA_NODE_PEERS_FILE "peers"
+#define MESHARA_NODE_IDENTITY_FILE "identity.key"
+
 MESHARA_API MesharaNode *meshara_node_new (MesharaIdentity *identity);
 
 MESHARA_API MesharaIdentity *meshara_node_get_identity (MesharaNode *node);
@@ -41,6 +75,45 @@ MESHARA_API guint16 meshara_node_get_port (MesharaNode *node);
 MESHARA_API void meshara_node_set_max_peers (MesharaNode *node,
                                              guint max_peers);
 MESHARA_API guint meshara_node_get_max_peers (MesharaNode *node);
+
+MESHARA_API void meshara_node_set_profile (MesharaNode *node,
+                                           MesharaNodeProfile profile);
+MESHARA_API MesharaNodeProfile meshara_node_get_profile (MesharaNode *node);
+MESHARA_API gboolean meshara_node_profile_from_string (const char *name,
+                                                       MesharaNodeProfile *profile,
+                                                       GError **error);
+
+MESHARA_API void meshara_node_set_fanout (MesharaNode *node, guint fanout);
+MESHARA_API guint meshara_node_get_fanout (MesharaNode *node);
+MESHARA_API void meshara_node_set_max_routes (MesharaNode *node,
+                                              guint max_routes);
+MESHARA_API guint meshara_node_get_max_routes (MesharaNode *node);
+MESHARA_API void meshara_node_set_seen_capacity (MesharaNode *node,
+                                                 guint capacity);
+MESHARA_API guint meshara_node_get_seen_capacity (MesharaNode *node);
+MESHARA_API void meshara_node_set_accepts_per_second (MesharaNode *node,
+                                                      guint rate);
+MESHARA_API guint meshara_node_get_accepts_per_second (MesharaNode *node);
+MESHARA_API void meshara_node_set_connects_per_second (MesharaNode *node,
+                                                       guint rate);
+MESHARA_API guint meshara_node_get_connects_per_second (MesharaNode *node);
+
+MESHARA_API void meshara_node_set_storage_path (MesharaNode *node,
+                                                const char *path);
+MESHARA_API const char *meshara_node_get_storage_path (MesharaNode *node);
+
+MESHARA_API gboolean meshara_node_remove_peer (MesharaNode *node,
+                                               const char *public_key,
+                                               GError **error);
+MESHARA_API GVariant *meshara_node_list_peers (MesharaNode *node);
+MESHARA_API gboolean meshara_node_add_bootstrap_peer (MesharaNode *node,
+                                                      const char *address,
+                                                      const char *public_key,
+                                                      GError **error);
+
+MESHARA_API gboolean meshara_node_load_config (MesharaNode *node,
+                                               const char *path,
+                                               GError **error);
 
 MESHARA_API gboolean meshara_node_start (MesharaNode *node, GError **error);
 MESHARA_API void meshara_node_stop (MesharaNode *node);

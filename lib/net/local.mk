@@ -4,5 +4,7 @@ noinst_LTLIBRARIES += lib/net/libmesh-net.la
 lib_net_libmesh_net_la_SOURCES = \
 	lib/net/tls.c lib/net/tls.h \
 	lib/net/link.c lib/net/link.h \
-	lib/net/node.c
+	lib/net/node.c \
+	lib/net/config.c \
+	lib/net/memlink.c lib/net/memlink.h
 lib_net_libmesh_net_la_LIBADD = $(GLIB_LIBS) $(GNUTLS_LIBS)

@@ -14,6 +14,7 @@
 #include "config.h"
 
 #include "net/link.h"
+#include "net/memlink.h"
 #include "net/tls.h"
 #include "engine/engine.h"
 #include "wire/codec.h"
@@ -21,12 +22,45 @@
 #include "crypto/identity.h"
 #include "crypto/util.h"
 
+#include <errno.h>
 #include <string.h>
+#include <glib/gstdio.h>
 #include <meshara/meshara.h>
 
-/* Incoming connections taken per second; beyond that they are closed at
- * accept, before any TLS work. */
-#define NODE_ACCEPTS_PER_S 200
+/* Reconnecting to a known peer whose link dropped or failed: the delay
+ * starts at the base and doubles with every failed attempt up to the cap;
+ * the delay used is a random point in its upper half, so that nodes that
+ * lost the same peer do not all come back at once. */
+#define NODE_RECONNECT_BASE_MS 250
+#define NODE_RECONNECT_MAX_MS 60000
+
+/* The peers file in the storage path: larger files are refused before
+ * they are read, and entries beyond the maximum are ignored. */
+#define NODE_PEERS_FILE_MAX (64 * 1024)
+#define NODE_PEERS_MAX 256
+
+/* What each profile sets (MesharaNodeProfile order).  Incoming
+ * connections beyond accepts_per_s are closed at accept, before any TLS
+ * work; outgoing ones beyond connects_per_s wait. */
+typedef struct {
+  guint max_peers;
+  guint fanout;
+  guint max_routes;
+  guint seen_capacity;
+  guint accepts_per_s;
+  guint connects_per_s;
+} NodeLimits;
+
+static const NodeLimits profile_limits[] = {
+  /* Minimal */   { 8, 5, 10000, 8192, 20, 5 },
+  /* Standard */  { 32, 10, 1000000, 65536, 200, 20 },
+  /* Bridge */    { 128, 20, 1000000, 262144, 1000, 50 },
+  /* Authority */ { 128, 10, 1000000, 262144, 1000, 50 },
+};
+
+static const char *const profile_names[] = {
+  "minimal", "standard", "bridge", "authority"
+};
 
 /* An accepted link holds a peer slot before its HELLO: it gets this long
  * after the TCP accept (the TLS handshake included) to send it. */
@@ -34,7 +68,8 @@
 
 typedef struct {
   MesharaNode *node;
-  MeshNetLink *link;
+  MeshNetLink *link;            /* a TLS link, or */
+  MeshMemLink *mem;             /* an in-process one */
   guint32 id;
   gboolean up;                  /* mesh_engine_link_up() done */
   gboolean have_bundle;         /* outgoing: known before HELLO */
@@ -43,17 +78,35 @@ typedef struct {
   GSource *hello_timer;         /* incoming, until the engine link is up */
 } NodeLink;
 
+/* A peer the node keeps a link to: given by the application (add_peer,
+ * bootstrap) or read from the peers file.  Survives stop and start. */
+typedef struct {
+  MesharaNode *node;
+  char *key;                    /* public key string, the table's key */
+  char *address;
+  MeshPublicBundle bundle;
+  guint attempts;               /* dials since its link was last up */
+  gboolean persist;             /* written to the peers file */
+  GSource *retry;               /* the next dial, when one is due */
+} KnownPeer;
+
 struct _MesharaNode {
   GObject parent;
 
   MesharaIdentity *identity;
   GMainContext *context;
   char *listen_address;
-  guint max_peers;
+  MesharaNodeProfile profile;
+  NodeLimits set;               /* explicit settings; 0 = the profile's */
+  char *storage_path;
+  GHashTable *known;            /* key string -> KnownPeer*, owned */
+  double connect_tokens;        /* outgoing connections per second */
+  gint64 connect_refill_us;
 
   gboolean running;
   MeshTlsCredentials *creds;
   MeshListener *listener;
+  char *mem_address;            /* listening in-process ("mem:NAME") */
   MeshEngine *engine;
   GSource *timer;
   char *bound_address;
@@ -78,6 +131,9 @@ enum {
   PROP_LISTEN_ADDRESS,
   PROP_MAX_PEERS,
   PROP_PORT,
+  PROP_PROFILE,
+  PROP_STORAGE_PATH,
+  PROP_FANOUT,
   N_PROPS
 };
 
@@ -97,8 +153,20 @@ static GParamSpec *props[N_PROPS];
 static guint signals[N_SIGNALS];
 
 G_DEFINE_FINAL_TYPE (MesharaNode, meshara_node, G_TYPE_OBJECT)
+G_DEFINE_ENUM_TYPE (MesharaNodeProfile, meshara_node_profile,
+  G_DEFINE_ENUM_VALUE (MESHARA_NODE_PROFILE_MINIMAL, "minimal"),
+  G_DEFINE_ENUM_VALUE (MESHARA_NODE_PROFILE_STANDARD, "standard"),
+  G_DEFINE_ENUM_VALUE (MESHARA_NODE_PROFILE_BRIDGE, "bridge"),
+  G_DEFINE_ENUM_VALUE (MESHARA_NODE_PROFILE_AUTHORITY, "authority"))
 
 static void node_link_free (gpointer data);
+static void known_link_up (MesharaNode *node, NodeLink *nl);
+static void known_link_closed (MesharaNode *node, NodeLink *nl);
+
+/* An explicit setting, or the profile's. */
+#define LIMIT(node, field)                                                   \
+  ((node)->set.field ? (node)->set.field                                     \
+                     : profile_limits[(node)->profile].field)
 
 /* ---------------------------------------------------------------------- */
 /* Time and the engine timer */
@@ -190,6 +258,45 @@ link_new_id (MesharaNode *node)
     }
 }
 
+/* The link operations, TLS or in-process. */
+static void
+nl_abort (NodeLink *nl, const char *reason)
+{
+  if (nl->link != NULL)
+    mesh_net_link_abort (nl->link, reason);
+  else if (nl->mem != NULL)
+    mesh_mem_link_abort (nl->mem, reason);
+}
+
+static const uint8_t *
+nl_peer_ed_pub (NodeLink *nl)
+{
+  if (nl->link != NULL)
+    return mesh_net_link_get_peer_ed_pub (nl->link);
+  return nl->mem ? mesh_mem_link_get_peer_ed_pub (nl->mem) : NULL;
+}
+
+static gboolean
+nl_send (NodeLink *nl, const guint8 *frame, gsize len, GError **error)
+{
+  if (nl->link != NULL)
+    return mesh_net_link_send (nl->link, frame, len, error);
+  return mesh_mem_link_send (nl->mem, frame, len, error);
+}
+
+/* An address a node can listen on or connect to: "ip:port", or
+ * "mem:NAME" in this process. */
+static gboolean
+address_check (const char *address, GError **error)
+{
+  g_autoptr (GSocketAddress) parsed = NULL;
+
+  if (mesh_mem_address_is (address))
+    return mesh_mem_address_check (address, error);
+  parsed = mesh_net_parse_address (address, error);
+  return parsed != NULL;
+}
+
 static void
 node_link_free (gpointer data)
 {
@@ -202,6 +309,7 @@ node_link_free (gpointer data)
     }
   /* Dropping the last reference closes the socket without callbacks. */
   g_clear_pointer (&nl->link, mesh_net_link_unref);
+  g_clear_pointer (&nl->mem, mesh_mem_link_free);
   g_free (nl->address);
   g_free (nl);
 }
@@ -223,7 +331,7 @@ link_start (MesharaNode *node, NodeLink *nl)
   if (!mesh_engine_link_up (node->engine, nl->id, &nl->bundle, now_ns (),
                             &error))
     {
-      mesh_net_link_abort (nl->link, error->message);
+      nl_abort (nl, error->message);
       return FALSE;
     }
   nl->up = TRUE;
@@ -232,6 +340,7 @@ link_start (MesharaNode *node, NodeLink *nl)
       g_source_destroy (nl->hello_timer);
       g_clear_pointer (&nl->hello_timer, g_source_unref);
     }
+  known_link_up (node, nl);
   /* A handler of its events may have stopped the node. */
   return node->running;
 }
@@ -250,7 +359,7 @@ on_established (MeshNetLink *link, const uint8_t *peer_ed_pub,
     {
       /* The pin makes TLS refuse this; checked again because the engine
        * trusts the bundle it is given. */
-      mesh_net_link_abort (nl->link, "the peer's key differs from the "
+      nl_abort (nl, "the peer's key differs from the "
                            "expected public key");
       return;
     }
@@ -267,7 +376,7 @@ take_hello_bundle (NodeLink *nl, const guint8 *data, gsize len)
   g_autoptr (MeshWireBaseMessage) base = NULL;
   g_autoptr (MeshWireHello) hello = NULL;
   g_autoptr (GError) error = NULL;
-  const uint8_t *ed_pub = mesh_net_link_get_peer_ed_pub (nl->link);
+  const uint8_t *ed_pub = nl_peer_ed_pub (nl);
   char *reason;
 
   base = mesh_wire_decode_base (data, len, MESH_FRAME_MAX_DEFAULT, &error);
@@ -290,7 +399,7 @@ take_hello_bundle (NodeLink *nl, const guint8 *data, gsize len)
   if (error != NULL)
     {
       reason = g_strdup_printf ("bad HELLO: %s", error->message);
-      mesh_net_link_abort (nl->link, reason);
+      nl_abort (nl, reason);
       g_free (reason);
       return FALSE;
     }
@@ -338,6 +447,8 @@ on_closed (MeshNetLink *link, const GError *error, gpointer user_data)
   else
     link_failed (node, nl, error ? error->message
                                  : "closed before the peer said HELLO");
+  if (node->running)
+    known_link_closed (node, nl);
   /* Still running after the handlers: the link goes now.  Otherwise the
    * stop took the table, and the link with it. */
   if (node->links != NULL)
@@ -350,15 +461,18 @@ static const MeshNetLinkCallbacks link_callbacks = {
 };
 
 static NodeLink *
-link_add (MesharaNode *node, MeshNetLink *link, const char *address)
+link_add (MesharaNode *node, MeshNetLink *link, MeshMemLink *mem,
+          const char *address)
 {
   NodeLink *nl = g_new0 (NodeLink, 1);
 
   nl->node = node;
   nl->link = link;
+  nl->mem = mem;
   nl->id = link_new_id (node);
   nl->address = g_strdup (address);
-  mesh_net_link_set_id (link, nl->id);
+  if (link != NULL)
+    mesh_net_link_set_id (link, nl->id);
   g_hash_table_insert (node->links, GUINT_TO_POINTER (nl->id), nl);
   return nl;
 }
@@ -374,7 +488,7 @@ link_to_node_exists (MesharaNode *node, const uint8_t *ed_pub)
     {
       NodeLink *nl = value;
       const uint8_t *k = nl->have_bundle ? nl->bundle.ed_pub
-                                         : mesh_net_link_get_peer_ed_pub (nl->link);
+                                         : nl_peer_ed_pub (nl);
 
       if (k != NULL && memcmp (k, ed_pub, MESH_ED25519_KEY_LEN) == 0)
         return TRUE;
@@ -389,18 +503,33 @@ connect_to (MesharaNode *node, const char *address,
   MeshNetLink *link;
   NodeLink *nl;
 
-  if (g_hash_table_size (node->links) >= node->max_peers)
+  if (g_hash_table_size (node->links) >= LIMIT (node, max_peers))
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
                    "cannot connect to %s: %u links are open, the maximum "
-                   "number of peers", address, node->max_peers);
+                   "number of peers", address, LIMIT (node, max_peers));
       return FALSE;
+    }
+  if (mesh_mem_address_is (address))
+    {
+      MeshMemLink *mem;
+
+      if (!mesh_mem_address_check (address, error))
+        return FALSE;
+      mem = mesh_mem_connect (node->context, address,
+                              mesh_identity_from_public (node->identity)->pub.ed_pub,
+                              peer->ed_pub, &link_callbacks, NULL);
+      nl = link_add (node, NULL, mem, address);
+      nl->bundle = *peer;
+      nl->have_bundle = TRUE;
+      mesh_mem_link_set_callbacks (mem, &link_callbacks, nl);
+      return TRUE;
     }
   link = mesh_net_link_connect (node->context, node->creds, NULL, address,
                                 peer->ed_pub, &link_callbacks, NULL, error);
   if (link == NULL)
     return FALSE;
-  nl = link_add (node, link, address);
+  nl = link_add (node, link, NULL, address);
   nl->bundle = *peer;
   nl->have_bundle = TRUE;
   mesh_net_link_set_callbacks (link, &link_callbacks, nl);
@@ -413,7 +542,7 @@ on_hello_timeout (gpointer user_data)
   NodeLink *nl = user_data;
 
   g_clear_pointer (&nl->hello_timer, g_source_unref);
-  mesh_net_link_abort (nl->link, "no HELLO in time");
+  nl_abort (nl, "no HELLO in time");
   return G_SOURCE_REMOVE;
 }
 
@@ -424,16 +553,391 @@ on_accept (MeshListener *listener, MeshNetLink *link, gpointer user_data)
   NodeLink *nl;
 
   (void) listener;
-  if (g_hash_table_size (node->links) >= node->max_peers)
+  if (g_hash_table_size (node->links) >= LIMIT (node, max_peers))
     {
       mesh_net_link_unref (link);
       return;
     }
-  nl = link_add (node, link, NULL);
+  nl = link_add (node, link, NULL, NULL);
   mesh_net_link_set_callbacks (link, &link_callbacks, nl);
   nl->hello_timer = g_timeout_source_new (NODE_HELLO_TIMEOUT_MS);
   g_source_set_callback (nl->hello_timer, on_hello_timeout, nl, NULL);
   g_source_attach (nl->hello_timer, node->context);
+}
+
+static void
+on_mem_accept (MeshMemLink *mem, gpointer user_data)
+{
+  MesharaNode *node = user_data;
+  NodeLink *nl;
+
+  if (!node->running
+      || g_hash_table_size (node->links) >= LIMIT (node, max_peers))
+    {
+      mesh_mem_link_free (mem);
+      return;
+    }
+  nl = link_add (node, NULL, mem, NULL);
+  mesh_mem_link_set_callbacks (mem, &link_callbacks, nl);
+  nl->hello_timer = g_timeout_source_new (NODE_HELLO_TIMEOUT_MS);
+  g_source_set_callback (nl->hello_timer, on_hello_timeout, nl, NULL);
+  g_source_attach (nl->hello_timer, node->context);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Known peers: reconnection with backoff, and the peers file */
+
+static void
+known_peer_free (gpointer data)
+{
+  KnownPeer *kp = data;
+
+  if (kp->retry != NULL)
+    {
+      g_source_destroy (kp->retry);
+      g_source_unref (kp->retry);
+    }
+  g_free (kp->key);
+  g_free (kp->address);
+  g_free (kp);
+}
+
+static void
+known_cancel_retry (KnownPeer *kp)
+{
+  if (kp->retry == NULL)
+    return;
+  g_source_destroy (kp->retry);
+  g_clear_pointer (&kp->retry, g_source_unref);
+}
+
+/* Takes one outgoing connection from the per-second budget. */
+static gboolean
+connect_token_take (MesharaNode *node)
+{
+  gint64 now = g_get_monotonic_time ();
+  double rate = LIMIT (node, connects_per_s);
+
+  node->connect_tokens += (double) (now - node->connect_refill_us) * rate
+                          / G_USEC_PER_SEC;
+  node->connect_tokens = MIN (node->connect_tokens, rate);
+  node->connect_refill_us = now;
+  if (node->connect_tokens < 1.0)
+    return FALSE;
+  node->connect_tokens -= 1.0;
+  return TRUE;
+}
+
+static gboolean known_retry_due (gpointer user_data);
+
+static void
+known_schedule (MesharaNode *node, KnownPeer *kp, guint delay_ms)
+{
+  known_cancel_retry (kp);
+  kp->retry = g_timeout_source_new (delay_ms);
+  g_source_set_callback (kp->retry, known_retry_due, kp, NULL);
+  g_source_set_name (kp->retry, "MesharaNode reconnect");
+  g_source_attach (kp->retry, node->context);
+}
+
+/* The next dial after kp->attempts failed ones (0: the link just
+ * dropped). */
+static void
+known_backoff (MesharaNode *node, KnownPeer *kp)
+{
+  guint shift = MIN (kp->attempts, 16u);
+  guint64 delay = MIN ((guint64) NODE_RECONNECT_BASE_MS << shift,
+                       (guint64) NODE_RECONNECT_MAX_MS);
+  guint64 half = delay / 2;
+
+  delay = half + (guint64) g_random_int_range (0, (gint32) half + 1);
+  known_schedule (node, kp, (guint) delay);
+}
+
+static void
+known_dial (MesharaNode *node, KnownPeer *kp)
+{
+  g_autoptr (GError) error = NULL;
+
+  if (!node->running || kp->retry != NULL)
+    return;
+  if (link_to_node_exists (node, kp->bundle.ed_pub))
+    return;
+  if (!connect_token_take (node))
+    {
+      /* Over the budget: try again when a token has come back. */
+      known_schedule (node, kp, 1000 / LIMIT (node, connects_per_s) + 1);
+      return;
+    }
+  kp->attempts++;
+  if (!connect_to (node, kp->address, &kp->bundle, &error))
+    {
+      g_debug ("cannot connect to known peer %s: %s", kp->address,
+               error->message);
+      known_backoff (node, kp);
+    }
+}
+
+static gboolean
+known_retry_due (gpointer user_data)
+{
+  KnownPeer *kp = user_data;
+
+  g_clear_pointer (&kp->retry, g_source_unref);
+  known_dial (kp->node, kp);
+  return G_SOURCE_REMOVE;
+}
+
+static KnownPeer *
+known_lookup_link (MesharaNode *node, NodeLink *nl)
+{
+  char *key;
+  KnownPeer *kp;
+
+  if (!nl->have_bundle)
+    return NULL;
+  key = mesh_bundle_to_string (&nl->bundle);
+  kp = g_hash_table_lookup (node->known, key);
+  g_free (key);
+  return kp;
+}
+
+/* Replaces the peers file with the persisted known peers, atomically
+ * (temporary file, then rename).  Failures only lose the update. */
+static void
+known_save (MesharaNode *node)
+{
+  GHashTableIter iter;
+  gpointer value;
+  GString *out;
+  char *path;
+  g_autoptr (GError) error = NULL;
+
+  if (node->storage_path == NULL)
+    return;
+  out = g_string_new ("# meshara known peers: ADDRESS PUBLIC-KEY\n");
+  g_hash_table_iter_init (&iter, node->known);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      KnownPeer *kp = value;
+
+      if (kp->persist)
+        g_string_append_printf (out, "%s %s\n", kp->address, kp->key);
+    }
+  path = g_build_filename (node->storage_path, MESHARA_NODE_PEERS_FILE, NULL);
+  if (!g_file_set_contents_full (path, out->str, (gssize) out->len,
+                                 G_FILE_SET_CONTENTS_CONSISTENT, 0600,
+                                 &error))
+    g_warning ("cannot save the known peers: %s", error->message);
+  g_free (path);
+  g_string_free (out, TRUE);
+}
+
+static void
+known_link_up (MesharaNode *node, NodeLink *nl)
+{
+  KnownPeer *kp = known_lookup_link (node, nl);
+
+  if (kp == NULL)
+    return;
+  kp->attempts = 0;
+  known_cancel_retry (kp);
+  /* Only an address we reached is worth remembering. */
+  if (nl->address != NULL && !kp->persist)
+    {
+      kp->persist = TRUE;
+      known_save (node);
+    }
+}
+
+static void
+known_link_closed (MesharaNode *node, NodeLink *nl)
+{
+  KnownPeer *kp = known_lookup_link (node, nl);
+
+  if (kp != NULL && kp->retry == NULL)
+    known_backoff (node, kp);
+}
+
+/* Adds or updates a known peer; a peer already known keeps its state. */
+static KnownPeer *
+known_add (MesharaNode *node, const char *address,
+           const MeshPublicBundle *bundle, gboolean persist)
+{
+  char *key = mesh_bundle_to_string (bundle);
+  KnownPeer *kp = g_hash_table_lookup (node->known, key);
+
+  if (kp != NULL)
+    {
+      g_free (key);
+      if (g_strcmp0 (kp->address, address) != 0)
+        {
+          g_free (kp->address);
+          kp->address = g_strdup (address);
+        }
+      kp->persist |= persist;
+      return kp;
+    }
+  kp = g_new0 (KnownPeer, 1);
+  kp->node = node;
+  kp->key = key;
+  kp->address = g_strdup (address);
+  kp->bundle = *bundle;
+  kp->persist = persist;
+  g_hash_table_insert (node->known, kp->key, kp);
+  return kp;
+}
+
+/* Parses "ADDRESS KEY"; FALSE for anything else. */
+static gboolean
+parse_peer_line (MesharaNode *node, const char *line, char **address,
+                 MeshPublicBundle *bundle, GError **error)
+{
+  const char *space = strchr (line, ' ');
+  char *addr;
+
+  if (space == NULL || strchr (space + 1, ' ') != NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED,
+                   "not \"ADDRESS PUBLIC-KEY\"");
+      return FALSE;
+    }
+  addr = g_strndup (line, (gsize) (space - line));
+  if (!address_check (addr, error)
+      || !mesh_bundle_from_string (bundle, space + 1, error))
+    {
+      g_free (addr);
+      return FALSE;
+    }
+  if (node->identity != NULL
+      && mesh_ct_equal (bundle->ed_pub,
+                        mesh_identity_from_public (node->identity)->pub.ed_pub,
+                        MESH_ED25519_KEY_LEN))
+    {
+      g_free (addr);
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                   "the node's own key");
+      return FALSE;
+    }
+  *address = addr;
+  return TRUE;
+}
+
+/* Reads the peers file, when there is one.  A file too large, or not a
+ * text file, is an error; a bad line is skipped. */
+static gboolean
+known_load (MesharaNode *node, GError **error)
+{
+  char *path, *contents = NULL;
+  gsize len;
+  GStatBuf st;
+  char **lines;
+  guint taken = 0;
+
+  path = g_build_filename (node->storage_path, MESHARA_NODE_PEERS_FILE, NULL);
+  if (g_stat (path, &st) != 0)
+    {
+      int saved = errno;
+
+      if (saved == ENOENT)
+        {
+          g_free (path);
+          return TRUE;
+        }
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_IO,
+                   "cannot read %s: %s", path, g_strerror (saved));
+      g_free (path);
+      return FALSE;
+    }
+  if (st.st_size > NODE_PEERS_FILE_MAX)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_TOO_LARGE,
+                   "%s is %" G_GINT64_FORMAT " bytes, more than the %d a "
+                   "peers file may have", path, (gint64) st.st_size,
+                   NODE_PEERS_FILE_MAX);
+      g_free (path);
+      return FALSE;
+    }
+  if (!g_file_get_contents (path, &contents, &len, error))
+    {
+      g_free (path);
+      return FALSE;
+    }
+  /* Checked again: the file may have grown since the stat. */
+  if (len > NODE_PEERS_FILE_MAX || memchr (contents, '\0', len) != NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED,
+                   "%s is not a peers file (too large, or binary)", path);
+      g_free (contents);
+      g_free (path);
+      return FALSE;
+    }
+  lines = g_strsplit (contents, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL && taken < NODE_PEERS_MAX; i++)
+    {
+      g_autoptr (GError) line_error = NULL;
+      MeshPublicBundle bundle;
+      char *address = NULL;
+      char *line = g_strstrip (lines[i]);
+
+      if (*line == '\0' || *line == '#')
+        continue;
+      if (!parse_peer_line (node, line, &address, &bundle, &line_error))
+        {
+          g_debug ("%s:%" G_GSIZE_FORMAT ": skipped: %s", path, i + 1,
+                   line_error->message);
+          continue;
+        }
+      known_add (node, address, &bundle, TRUE);
+      g_free (address);
+      taken++;
+    }
+  g_strfreev (lines);
+  g_free (contents);
+  g_free (path);
+  return TRUE;
+}
+
+/* The identity from the storage path, created there when missing. */
+static gboolean
+storage_open (MesharaNode *node, GError **error)
+{
+  char *path;
+
+  if (g_mkdir_with_parents (node->storage_path, 0700) != 0)
+    {
+      int saved = errno;
+
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_IO,
+                   "cannot create the storage directory %s: %s",
+                   node->storage_path, g_strerror (saved));
+      return FALSE;
+    }
+  if (node->identity == NULL)
+    {
+      path = g_build_filename (node->storage_path, MESHARA_NODE_IDENTITY_FILE,
+                               NULL);
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        {
+          node->identity = meshara_identity_load (path, NULL, error);
+          if (node->identity == NULL)
+            g_prefix_error (error, "the node's identity: ");
+        }
+      else
+        {
+          node->identity = meshara_identity_new ();
+          if (!meshara_identity_save (node->identity, path, NULL, error))
+            {
+              g_prefix_error (error, "cannot store a new identity: ");
+              g_clear_pointer (&node->identity, meshara_identity_unref);
+            }
+        }
+      g_free (path);
+      if (node->identity == NULL)
+        return FALSE;
+      g_object_notify_by_pspec (G_OBJECT (node), props[PROP_IDENTITY]);
+    }
+  return known_load (node, error);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -447,16 +951,16 @@ engine_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame,
   NodeLink *nl = link_get (node, id);
   g_autoptr (GError) error = NULL;
 
-  if (nl == NULL || nl->link == NULL)
+  if (nl == NULL || (nl->link == NULL && nl->mem == NULL))
     return;
-  if (!mesh_net_link_send (nl->link, frame, len, &error)
+  if (!nl_send (nl, frame, len, &error)
       && g_error_matches (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED))
     {
       /* A peer that does not read its queue (1 MiB) away is closed rather
        * than waited for: the engine has no way yet to hold frames back, and
        * dropping some would break its sessions and routes.  Counted. */
       node->closed_queue_full++;
-      mesh_net_link_abort (nl->link, "the send queue is full: the peer "
+      nl_abort (nl, "the send queue is full: the peer "
                            "does not read fast enough");
     }
 }
@@ -467,8 +971,8 @@ engine_close_link (void *user_data, MeshLinkId id, const char *reason)
   MesharaNode *node = user_data;
   NodeLink *nl = link_get (node, id);
 
-  if (nl != NULL && nl->link != NULL)
-    mesh_net_link_abort (nl->link, reason);
+  if (nl != NULL)
+    nl_abort (nl, reason);
 }
 
 static void
@@ -478,7 +982,8 @@ engine_connect (void *user_data, const MeshPublicBundle *peer,
   MesharaNode *node = user_data;
 
   if (n_addresses == 0 || !node->running
-      || link_to_node_exists (node, peer->ed_pub))
+      || link_to_node_exists (node, peer->ed_pub)
+      || !connect_token_take (node))
     return;
   /* Failures show later as a failed delivery; nothing to report here. */
   connect_to (node, addresses[0], peer, NULL);
@@ -557,7 +1062,9 @@ engine_event (void *user_data, const MeshEvent *ev)
 
 /**
  * meshara_node_new:
- * @identity: the node's identity (referenced)
+ * @identity: (nullable): the node's identity (referenced), or %NULL to
+ *   take it from the storage path at start (see
+ *   meshara_node_set_storage_path())
  *
  * Creates a stopped node bound to the thread-default #GMainContext; all
  * its sockets, timers and signals run there.  It listens on
@@ -568,7 +1075,6 @@ engine_event (void *user_data, const MeshEvent *ev)
 MesharaNode *
 meshara_node_new (MesharaIdentity *identity)
 {
-  g_return_val_if_fail (identity != NULL, NULL);
   return g_object_new (MESHARA_TYPE_NODE, "identity", identity, NULL);
 }
 
@@ -576,7 +1082,8 @@ meshara_node_new (MesharaIdentity *identity)
  * meshara_node_get_identity:
  * @node: a node
  *
- * Returns: (transfer none): the node's identity
+ * Returns: (transfer none) (nullable): the node's identity; %NULL when
+ *   none was given and the node has not started yet
  */
 MesharaIdentity *
 meshara_node_get_identity (MesharaNode *node)
@@ -588,7 +1095,11 @@ meshara_node_get_identity (MesharaNode *node)
 /**
  * meshara_node_set_listen_address:
  * @node: a stopped node
- * @address: "ip:port" or "[ipv6]:port"; port 0 picks a free port
+ * @address: "ip:port" or "[ipv6]:port"; port 0 picks a free port.  Or
+ *   "mem:NAME": the in-process transport, for tests of applications
+ *   that run several nodes in one process; such a node opens no socket,
+ *   and its peers connect to "mem:NAME" (they must run on the same
+ *   thread)
  *
  * Where meshara_node_start() listens.
  */
@@ -635,6 +1146,8 @@ meshara_node_get_port (MesharaNode *node)
  * meshara_node_set_max_peers:
  * @node: a stopped node
  * @max_peers: links kept at most, incoming and outgoing (at least 1)
+ *
+ * Overrides the profile's number.
  */
 void
 meshara_node_set_max_peers (MesharaNode *node, guint max_peers)
@@ -642,9 +1155,9 @@ meshara_node_set_max_peers (MesharaNode *node, guint max_peers)
   g_return_if_fail (MESHARA_IS_NODE (node));
   g_return_if_fail (max_peers > 0);
   g_return_if_fail (!node->running);
-  if (node->max_peers == max_peers)
+  if (node->set.max_peers == max_peers)
     return;
-  node->max_peers = max_peers;
+  node->set.max_peers = max_peers;
   g_object_notify_by_pspec (G_OBJECT (node), props[PROP_MAX_PEERS]);
 }
 
@@ -658,7 +1171,247 @@ guint
 meshara_node_get_max_peers (MesharaNode *node)
 {
   g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
-  return node->max_peers;
+  return LIMIT (node, max_peers);
+}
+
+/**
+ * meshara_node_set_profile:
+ * @node: a stopped node
+ * @profile: the preset for limits, table sizes and fanout
+ *
+ * Settings made explicitly keep their values.
+ */
+void
+meshara_node_set_profile (MesharaNode *node, MesharaNodeProfile profile)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail ((guint) profile < G_N_ELEMENTS (profile_limits));
+  g_return_if_fail (!node->running);
+  if (node->profile == profile)
+    return;
+  node->profile = profile;
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_PROFILE]);
+  if (node->set.max_peers == 0)
+    g_object_notify_by_pspec (G_OBJECT (node), props[PROP_MAX_PEERS]);
+  if (node->set.fanout == 0)
+    g_object_notify_by_pspec (G_OBJECT (node), props[PROP_FANOUT]);
+}
+
+/**
+ * meshara_node_get_profile:
+ * @node: a node
+ *
+ * Returns: the node's profile (%MESHARA_NODE_PROFILE_STANDARD unless set)
+ */
+MesharaNodeProfile
+meshara_node_get_profile (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), MESHARA_NODE_PROFILE_STANDARD);
+  return node->profile;
+}
+
+/**
+ * meshara_node_profile_from_string:
+ * @name: "minimal", "standard", "bridge" or "authority" (any case)
+ * @profile: (out): the profile
+ * @error: return location for a #GError, or %NULL
+ *
+ * Returns: %TRUE when @name is a profile
+ */
+gboolean
+meshara_node_profile_from_string (const char *name,
+                                  MesharaNodeProfile *profile, GError **error)
+{
+  g_return_val_if_fail (name != NULL, FALSE);
+  g_return_val_if_fail (profile != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  for (guint i = 0; i < G_N_ELEMENTS (profile_names); i++)
+    if (g_ascii_strcasecmp (name, profile_names[i]) == 0)
+      {
+        *profile = (MesharaNodeProfile) i;
+        return TRUE;
+      }
+  g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+               "unknown profile \"%s\" (minimal, standard, bridge or "
+               "authority)", name);
+  return FALSE;
+}
+
+/**
+ * meshara_node_set_fanout:
+ * @node: a stopped node
+ * @fanout: peers each broadcast is pushed to, 1 to 50; 0 for the
+ *   profile's
+ */
+void
+meshara_node_set_fanout (MesharaNode *node, guint fanout)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (fanout <= 50);
+  g_return_if_fail (!node->running);
+  if (node->set.fanout == fanout)
+    return;
+  node->set.fanout = fanout;
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_FANOUT]);
+}
+
+/**
+ * meshara_node_get_fanout:
+ * @node: a node
+ *
+ * Returns: the gossip fanout in use
+ */
+guint
+meshara_node_get_fanout (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return LIMIT (node, fanout);
+}
+
+/**
+ * meshara_node_set_max_routes:
+ * @node: a stopped node
+ * @max_routes: entries the routing table holds at most; 0 for the
+ *   profile's
+ */
+void
+meshara_node_set_max_routes (MesharaNode *node, guint max_routes)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  node->set.max_routes = max_routes;
+}
+
+/**
+ * meshara_node_get_max_routes:
+ * @node: a node
+ *
+ * Returns: the routing table's size limit
+ */
+guint
+meshara_node_get_max_routes (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return LIMIT (node, max_routes);
+}
+
+/**
+ * meshara_node_set_seen_capacity:
+ * @node: a stopped node
+ * @capacity: message IDs each seen-cache remembers; 0 for the profile's
+ */
+void
+meshara_node_set_seen_capacity (MesharaNode *node, guint capacity)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  node->set.seen_capacity = capacity;
+}
+
+/**
+ * meshara_node_get_seen_capacity:
+ * @node: a node
+ *
+ * Returns: the seen-caches' capacity
+ */
+guint
+meshara_node_get_seen_capacity (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return LIMIT (node, seen_capacity);
+}
+
+/**
+ * meshara_node_set_accepts_per_second:
+ * @node: a stopped node
+ * @rate: incoming connections taken per second (more are closed at
+ *   once); 0 for the profile's
+ */
+void
+meshara_node_set_accepts_per_second (MesharaNode *node, guint rate)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  node->set.accepts_per_s = rate;
+}
+
+/**
+ * meshara_node_get_accepts_per_second:
+ * @node: a node
+ *
+ * Returns: the limit on incoming connections per second
+ */
+guint
+meshara_node_get_accepts_per_second (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return LIMIT (node, accepts_per_s);
+}
+
+/**
+ * meshara_node_set_connects_per_second:
+ * @node: a stopped node
+ * @rate: outgoing connections opened per second (more wait); 0 for the
+ *   profile's
+ */
+void
+meshara_node_set_connects_per_second (MesharaNode *node, guint rate)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  node->set.connects_per_s = rate;
+}
+
+/**
+ * meshara_node_get_connects_per_second:
+ * @node: a node
+ *
+ * Returns: the limit on outgoing connections per second
+ */
+guint
+meshara_node_get_connects_per_second (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), 0);
+  return LIMIT (node, connects_per_s);
+}
+
+/**
+ * meshara_node_set_storage_path:
+ * @node: a stopped node
+ * @path: (nullable): a directory the node keeps its state in, created
+ *   with mode 0700 when missing; %NULL for none
+ *
+ * At start a node created without an identity loads it from
+ * @path/identity.key, or creates one and stores it there (in an
+ * unencrypted keystore: an application that wants a passphrase loads
+ * the identity itself and passes it to meshara_node_new()).  Peers the
+ * node connected to are remembered in @path/peers and dialled again at
+ * the next start.
+ */
+void
+meshara_node_set_storage_path (MesharaNode *node, const char *path)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  if (g_strcmp0 (node->storage_path, path) == 0)
+    return;
+  g_free (node->storage_path);
+  node->storage_path = g_strdup (path);
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_STORAGE_PATH]);
+}
+
+/**
+ * meshara_node_get_storage_path:
+ * @node: a node
+ *
+ * Returns: (transfer none) (nullable): the storage path
+ */
+const char *
+meshara_node_get_storage_path (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  return node->storage_path;
 }
 
 /**
@@ -732,6 +1485,15 @@ meshara_node_start (MesharaNode *node, GError **error)
                    "stopped it");
       return FALSE;
     }
+  if (node->storage_path != NULL && !storage_open (node, error))
+    return FALSE;
+  if (node->identity == NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "the node has no identity: give one to meshara_node_new() "
+                   "or set a storage path");
+      return FALSE;
+    }
   self = mesh_identity_from_public (node->identity);
   node->creds = mesh_tls_credentials_new (self,
                                           g_get_real_time () / G_USEC_PER_SEC,
@@ -740,18 +1502,35 @@ meshara_node_start (MesharaNode *node, GError **error)
     return FALSE;
   node->links = g_hash_table_new_full (NULL, NULL, NULL, node_link_free);
   node->next_link_id = 1;
-  node->listener = mesh_listener_new (node->context, node->listen_address,
-                                      node->creds, NULL, NODE_ACCEPTS_PER_S,
-                                      on_accept, node, error);
-  if (node->listener == NULL)
+  if (mesh_mem_address_is (node->listen_address))
     {
-      g_clear_pointer (&node->links, g_hash_table_unref);
-      g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
-      return FALSE;
+      /* In-process: no socket at all. */
+      if (!mesh_mem_listen (node->listen_address, self->pub.ed_pub,
+                            on_mem_accept, node, error))
+        {
+          g_clear_pointer (&node->links, g_hash_table_unref);
+          g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+          return FALSE;
+        }
+      node->mem_address = g_strdup (node->listen_address);
+      node->bound_address = g_strdup (node->listen_address);
     }
-  bound = mesh_listener_get_address (node->listener);
-  node->bound_address = address_to_string (bound);
-  g_object_unref (bound);
+  else
+    {
+      node->listener = mesh_listener_new (node->context, node->listen_address,
+                                          node->creds, NULL,
+                                          LIMIT (node, accepts_per_s),
+                                          on_accept, node, error);
+      if (node->listener == NULL)
+        {
+          g_clear_pointer (&node->links, g_hash_table_unref);
+          g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+          return FALSE;
+        }
+      bound = mesh_listener_get_address (node->listener);
+      node->bound_address = address_to_string (bound);
+      g_object_unref (bound);
+    }
   addresses[0] = node->bound_address;
 
   now = now_ns ();
@@ -760,7 +1539,10 @@ meshara_node_start (MesharaNode *node, GError **error)
    * clock for message timestamps. */
   config.wall_epoch_ms = (uint64_t) (g_get_real_time () / 1000)
                          - now / 1000000u;
-  config.max_links = node->max_peers;
+  config.max_links = LIMIT (node, max_peers);
+  config.gossip_fanout = LIMIT (node, fanout);
+  config.max_routes = LIMIT (node, max_routes);
+  config.seen_capacity = LIMIT (node, seen_capacity);
   config.addresses = addresses;
   node->engine = mesh_engine_new (self, &config, &callbacks, node, now);
 
@@ -769,8 +1551,24 @@ meshara_node_start (MesharaNode *node, GError **error)
   g_source_set_name (node->timer, "MesharaNode engine timer");
   g_source_attach (node->timer, node->context);
   node->running = TRUE;
+  node->connect_tokens = LIMIT (node, connects_per_s);
+  node->connect_refill_us = g_get_monotonic_time ();
   rearm_timer (node);
   g_object_notify_by_pspec (G_OBJECT (node), props[PROP_PORT]);
+
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, node->known);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      {
+        KnownPeer *kp = value;
+
+        kp->attempts = 0;
+        known_dial (node, kp);
+      }
+  }
   return TRUE;
 }
 
@@ -789,12 +1587,25 @@ meshara_node_stop (MesharaNode *node)
   if (!node->running)
     return;
   node->running = FALSE;
+  {
+    GHashTableIter iter;
+    gpointer value;
+
+    g_hash_table_iter_init (&iter, node->known);
+    while (g_hash_table_iter_next (&iter, NULL, &value))
+      known_cancel_retry (value);
+  }
   if (node->timer != NULL)
     {
       g_source_destroy (node->timer);
       g_clear_pointer (&node->timer, g_source_unref);
     }
   g_clear_pointer (&node->listener, mesh_listener_free);
+  if (node->mem_address != NULL)
+    {
+      mesh_mem_unlisten (node->mem_address);
+      g_clear_pointer (&node->mem_address, g_free);
+    }
   /* Unreferencing the links closes their sockets without callbacks. */
   if (node->busy > 0)
     {
@@ -825,7 +1636,8 @@ check_running (MesharaNode *node, GError **error)
 /**
  * meshara_node_add_peer:
  * @node: a running node
- * @address: "ip:port" of the peer
+ * @address: "ip:port" of the peer, or "mem:NAME" for a node of this
+ *   process
  * @public_key: (nullable): the peer's public key ("mshr1..."), pinned:
  *   a peer presenting another key is refused
  * @error: return location for a #GError, or %NULL
@@ -850,8 +1662,7 @@ meshara_node_add_peer (MesharaNode *node, const char *address,
 
   if (!check_running (node, error))
     return FALSE;
-  parsed = mesh_net_parse_address (address, error);
-  if (parsed == NULL)
+  if (!address_check (address, error))
     return FALSE;
   if (public_key == NULL)
     {
@@ -873,7 +1684,124 @@ meshara_node_add_peer (MesharaNode *node, const char *address,
                    "peer %s: the public key is this node's own", address);
       return FALSE;
     }
-  return connect_to (node, address, &peer, error);
+  if (!connect_to (node, address, &peer, error))
+    return FALSE;
+  /* Kept: dialled again when the link drops. */
+  known_cancel_retry (known_add (node, address, &peer, FALSE));
+  return TRUE;
+}
+
+/**
+ * meshara_node_add_bootstrap_peer:
+ * @node: a node, running or not
+ * @address: "ip:port" of the peer
+ * @public_key: the peer's public key ("mshr1..."), pinned
+ * @error: return location for a #GError, or %NULL
+ *
+ * Adds a peer the node dials at start (now, when it runs) and again,
+ * with exponential backoff, whenever the link to it drops or cannot be
+ * made.  Once connected it is also remembered in the storage path.
+ *
+ * Returns: %TRUE when @address and @public_key are valid
+ */
+gboolean
+meshara_node_add_bootstrap_peer (MesharaNode *node, const char *address,
+                                 const char *public_key, GError **error)
+{
+  MeshPublicBundle peer;
+  g_autoptr (GSocketAddress) parsed = NULL;
+  KnownPeer *kp;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (address != NULL, FALSE);
+  g_return_val_if_fail (public_key != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!address_check (address, error))
+    return FALSE;
+  if (!mesh_bundle_from_string (&peer, public_key, error))
+    {
+      g_prefix_error (error, "peer %s: ", address);
+      return FALSE;
+    }
+  if (node->identity != NULL
+      && mesh_ct_equal (peer.ed_pub,
+                        mesh_identity_from_public (node->identity)->pub.ed_pub,
+                        MESH_ED25519_KEY_LEN))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "peer %s: the public key is this node's own", address);
+      return FALSE;
+    }
+  kp = known_add (node, address, &peer, FALSE);
+  if (node->running)
+    known_dial (node, kp);
+  return TRUE;
+}
+
+/**
+ * meshara_node_remove_peer:
+ * @node: a node, running or not
+ * @public_key: the peer's public key ("mshr1...")
+ * @error: return location for a #GError, or %NULL
+ *
+ * Forgets a peer: it is no longer dialled again, it leaves the peers
+ * file of the storage path, and a link to it is closed.
+ *
+ * Returns: %TRUE when the peer was known or linked; %FALSE with
+ *   %MESHARA_ERROR_NOT_FOUND when it was neither, or another code for a
+ *   bad key
+ */
+gboolean
+meshara_node_remove_peer (MesharaNode *node, const char *public_key,
+                          GError **error)
+{
+  MeshPublicBundle peer;
+  KnownPeer *kp;
+  char *key;
+  gboolean found = FALSE, persisted = FALSE;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  g_return_val_if_fail (public_key != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!mesh_bundle_from_string (&peer, public_key, error))
+    return FALSE;
+  key = mesh_bundle_to_string (&peer);
+  kp = g_hash_table_lookup (node->known, key);
+  if (kp != NULL)
+    {
+      persisted = kp->persist;
+      g_hash_table_remove (node->known, key);
+      found = TRUE;
+    }
+  g_free (key);
+  if (persisted)
+    known_save (node);
+  if (node->running)
+    {
+      GHashTableIter iter;
+      gpointer value;
+
+      g_hash_table_iter_init (&iter, node->links);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NodeLink *nl = value;
+          const uint8_t *k = nl->have_bundle ? nl->bundle.ed_pub
+                                             : nl_peer_ed_pub (nl);
+
+          if (k != NULL && mesh_ct_equal (k, peer.ed_pub, MESH_ED25519_KEY_LEN))
+            {
+              /* Closed from the context: callbacks may not run here. */
+              nl_abort (nl, "the peer was removed");
+              found = TRUE;
+            }
+        }
+    }
+  if (!found)
+    g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_NOT_FOUND,
+                 "the peer is neither known nor linked");
+  return found;
 }
 
 static char *
@@ -1045,6 +1973,86 @@ meshara_node_get_peer_count (MesharaNode *node)
   return node->peers_up;
 }
 
+/**
+ * meshara_node_list_peers:
+ * @node: a node
+ *
+ * The peers whose links are up, with per-peer statistics, as an array of
+ * dictionaries (type "aa{sv}").  Each has the members "node-id",
+ * "public-key" and "address" (strings; the address is the one dialled,
+ * or "" for a link the peer opened), "outgoing" (boolean),
+ * "connected-us" and "idle-us" (microseconds since the link came up and
+ * since the peer last sent anything), "bytes-in", "bytes-out",
+ * "frames-in", "frames-out", "invalid-frames" and "rtt-us" (unsigned
+ * 64-bit; rtt-us is 0 until measured) and "reputation" (int32, -200 to
+ * 1000; invalid data lowers it).
+ *
+ * Returns: (transfer full): the list; empty when the node is stopped
+ */
+GVariant *
+meshara_node_list_peers (MesharaNode *node)
+{
+  GVariantBuilder list;
+  GHashTableIter iter;
+  gpointer value;
+  uint64_t now = now_ns ();
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+
+  g_variant_builder_init (&list, G_VARIANT_TYPE ("aa{sv}"));
+  if (node->running)
+    {
+      g_hash_table_iter_init (&iter, node->links);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NodeLink *nl = value;
+          MeshLinkInfo info;
+          GVariantBuilder d;
+          char *id, *key;
+
+          if (!nl->up || !mesh_engine_get_link_info (node->engine, nl->id,
+                                                     &info))
+            continue;
+          id = mesh_node_id_to_hex (info.peer.node_id);
+          key = mesh_bundle_to_string (&info.peer);
+          g_variant_builder_init (&d, G_VARIANT_TYPE ("a{sv}"));
+          g_variant_builder_add (&d, "{sv}", "node-id",
+                                 g_variant_new_string (id));
+          g_variant_builder_add (&d, "{sv}", "public-key",
+                                 g_variant_new_string (key));
+          g_variant_builder_add (&d, "{sv}", "address",
+                                 g_variant_new_string (nl->address
+                                                       ? nl->address : ""));
+          g_variant_builder_add (&d, "{sv}", "outgoing",
+                                 g_variant_new_boolean (nl->address != NULL));
+          g_variant_builder_add (&d, "{sv}", "connected-us",
+                                 g_variant_new_uint64 (
+                                   (now - MIN (now, info.connected_ns)) / 1000u));
+          g_variant_builder_add (&d, "{sv}", "idle-us",
+                                 g_variant_new_uint64 (
+                                   (now - MIN (now, info.last_seen_ns)) / 1000u));
+          g_variant_builder_add (&d, "{sv}", "bytes-in",
+                                 g_variant_new_uint64 (info.bytes_in));
+          g_variant_builder_add (&d, "{sv}", "bytes-out",
+                                 g_variant_new_uint64 (info.bytes_out));
+          g_variant_builder_add (&d, "{sv}", "frames-in",
+                                 g_variant_new_uint64 (info.frames_in));
+          g_variant_builder_add (&d, "{sv}", "frames-out",
+                                 g_variant_new_uint64 (info.frames_out));
+          g_variant_builder_add (&d, "{sv}", "invalid-frames",
+                                 g_variant_new_uint64 (info.invalid_frames));
+          g_variant_builder_add (&d, "{sv}", "rtt-us",
+                                 g_variant_new_uint64 (info.rtt_ns / 1000u));
+          g_variant_builder_add (&d, "{sv}", "reputation",
+                                 g_variant_new_int32 (info.reputation));
+          g_variant_builder_add_value (&list, g_variant_builder_end (&d));
+          g_free (id);
+          g_free (key);
+        }
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&list));
+}
+
 /* ---------------------------------------------------------------------- */
 /* GObject */
 
@@ -1053,7 +2061,9 @@ meshara_node_init (MesharaNode *node)
 {
   node->context = g_main_context_ref_thread_default ();
   node->listen_address = g_strdup ("127.0.0.1:0");
-  node->max_peers = MESHARA_NODE_MAX_PEERS_DEFAULT;
+  node->profile = MESHARA_NODE_PROFILE_STANDARD;
+  node->known = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                       known_peer_free);
 }
 
 static void
@@ -1073,6 +2083,8 @@ meshara_node_finalize (GObject *object)
   g_clear_pointer (&node->identity, meshara_identity_unref);
   g_main_context_unref (node->context);
   g_free (node->listen_address);
+  g_free (node->storage_path);
+  g_hash_table_unref (node->known);
   G_OBJECT_CLASS (meshara_node_parent_class)->finalize (object);
 }
 
@@ -1092,6 +2104,15 @@ meshara_node_set_property (GObject *object, guint prop_id,
       break;
     case PROP_MAX_PEERS:
       meshara_node_set_max_peers (node, g_value_get_uint (value));
+      break;
+    case PROP_PROFILE:
+      meshara_node_set_profile (node, g_value_get_enum (value));
+      break;
+    case PROP_STORAGE_PATH:
+      meshara_node_set_storage_path (node, g_value_get_string (value));
+      break;
+    case PROP_FANOUT:
+      meshara_node_set_fanout (node, g_value_get_uint (value));
       break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
@@ -1113,7 +2134,16 @@ meshara_node_get_property (GObject *object, guint prop_id, GValue *value,
       g_value_set_string (value, node->listen_address);
       break;
     case PROP_MAX_PEERS:
-      g_value_set_uint (value, node->max_peers);
+      g_value_set_uint (value, LIMIT (node, max_peers));
+      break;
+    case PROP_PROFILE:
+      g_value_set_enum (value, node->profile);
+      break;
+    case PROP_STORAGE_PATH:
+      g_value_set_string (value, node->storage_path);
+      break;
+    case PROP_FANOUT:
+      g_value_set_uint (value, LIMIT (node, fanout));
       break;
     case PROP_PORT:
       g_value_set_uint (value, meshara_node_get_port (node));
@@ -1136,12 +2166,42 @@ meshara_node_class_init (MesharaNodeClass *klass)
   /**
    * MesharaNode:identity:
    *
-   * The node's identity, given at creation.
+   * The node's identity, given at creation or taken from the storage
+   * path at start.
    */
   props[PROP_IDENTITY] =
     g_param_spec_boxed ("identity", NULL, NULL, MESHARA_TYPE_IDENTITY,
                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT_ONLY
                         | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:profile:
+   *
+   * The preset for limits, table sizes and fanout.
+   */
+  props[PROP_PROFILE] =
+    g_param_spec_enum ("profile", NULL, NULL, MESHARA_TYPE_NODE_PROFILE,
+                       MESHARA_NODE_PROFILE_STANDARD,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                       | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:storage-path:
+   *
+   * The directory of the node's identity and known peers, or %NULL.
+   */
+  props[PROP_STORAGE_PATH] =
+    g_param_spec_string ("storage-path", NULL, NULL, NULL,
+                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                         | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:fanout:
+   *
+   * Peers each broadcast is pushed to; setting 0 goes back to the
+   * profile's.
+   */
+  props[PROP_FANOUT] =
+    g_param_spec_uint ("fanout", NULL, NULL, 0, 50, 10,
+                       G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                       | G_PARAM_STATIC_STRINGS);
   /**
    * MesharaNode:listen-address:
    *
