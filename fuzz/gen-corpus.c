@@ -1185,6 +1185,39 @@ emit_engine (void)
   g_byte_array_unref (a);
 }
 
+/* control_fuzzer: client streams (layout in control_fuzzer.c). */
+static void
+put_read (GByteArray *a, const char *s)
+{
+  put_u8 (a, (guint8) strlen (s));
+  put_bytes (a, s, strlen (s));
+}
+
+static void
+emit_control (void)
+{
+  static const char dir[] = "control_fuzzer.in";
+  GByteArray *a = g_byte_array_new ();
+
+  put_u8 (a, 0); put_read (a, "peers\n");
+  write_array (dir, "peers", a);
+  put_u8 (a, 0); put_read (a, "send mshr1AAAA hello there\n");
+  write_array (dir, "send", a);
+  put_u8 (a, 0); put_read (a, "send ");
+  put_read (a, "nokey"); put_read (a, "\n");
+  write_array (dir, "send-usage", a);
+  put_u8 (a, 0); put_read (a, "broad"); put_read (a, "cast hi all\r\n");
+  write_array (dir, "broadcast-crlf", a);
+  put_u8 (a, 0); put_read (a, "status\n");
+  write_array (dir, "unknown", a);
+  put_u8 (a, 1); put_read (a, "broadcast 0123456789012345678901234567");
+  put_read (a, "89abcdef");
+  write_array (dir, "too-long", a);
+  put_u8 (a, 0); put_read (a, "\n");
+  write_array (dir, "empty", a);
+  g_byte_array_unref (a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1208,6 +1241,7 @@ main (int argc, char **argv)
   emit_keystores ();
   emit_sessions ();
   emit_engine ();
+  emit_control ();
   printf ("gen-corpus: wrote the seed corpora into %s/<target>.in\n", outdir);
   g_byte_array_unref (all_frames);
   return 0;

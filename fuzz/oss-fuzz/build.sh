@@ -71,6 +71,11 @@ read -r -a gnutlsflags <<< "$(pkg-config --cflags gnutls)"
 # shellcheck disable=SC2086
 $CC $CFLAGS "${gnutlsflags[@]}" -c fuzz/oss-fuzz/no_system_random.c \
   -o "$WORK/no_system_random.o"
+# The control protocol of the tool, for control_fuzzer (the others do not
+# reference it, so it costs them nothing).
+# shellcheck disable=SC2086
+$CC $CFLAGS "${cppflags[@]}" "${depflags[@]}" -c tools/control.c \
+  -o "$WORK/control.o"
 
 for src in fuzz/*_fuzzer.c; do
   name=$(basename "$src" .c)
@@ -78,7 +83,7 @@ for src in fuzz/*_fuzzer.c; do
   # shellcheck disable=SC2086
   $CC $CFLAGS "${cppflags[@]}" "${depflags[@]}" -c "$src" -o "$WORK/$name.o"
   # shellcheck disable=SC2086
-  $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" \
+  $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" "$WORK/control.o" \
     -Wl,--start-group lib/engine/.libs/libmesh-engine.a \
     lib/wire/.libs/libmesh-wire.a lib/crypto/.libs/libmesh-crypto.a \
     $archives -Wl,--end-group \
