@@ -94,7 +94,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   while (in.n > 0 && state == TOOL_CONTROL_LINE_INCOMPLETE)
     {
       const uint8_t *p;
-      size_t n = mesh_fuzz_bytes (&in, MIN ((gsize) mesh_fuzz_u8 (&in), max - len), &p);
+      gsize want = mesh_fuzz_u8 (&in);
+      size_t n = mesh_fuzz_bytes (&in, MIN (want, max - len), &p);
       const uint8_t *nl;
 
       if (n == 0)
