@@ -97,7 +97,7 @@ EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/control_fuzzer.in \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
-	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict \
+	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict fuzz/control_fuzzer.dict \
 	fuzz/keystore_fuzzer.dict fuzz/bundle_fuzzer.dict fuzz/session_fuzzer.dict \
 	fuzz/meshara.dict fuzz/README fuzz/run-fuzzers.sh fuzz/run-afl.sh fuzz/coverage.sh \
 	fuzz/oss-fuzz
