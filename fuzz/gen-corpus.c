@@ -1010,6 +1010,214 @@ emit_sessions (void)
   g_byte_array_unref (a);
 }
 
+/* engine_fuzzer: operation sequences (layout in engine_fuzzer.c) that
+ * walk through what a node does: links and HELLO, private messages
+ * through T and to it, broadcasts, DHT lookups, retries over a lost
+ * link, frames the harness builds, changed and raw frames. */
+static void
+put_str (GByteArray *a, const char *s)
+{
+  put_u8 (a, (guint8) strlen (s));
+  put_bytes (a, s, strlen (s));
+}
+
+static void
+emit_engine (void)
+{
+  static const char dir[] = "engine_fuzzer.in";
+  GByteArray *a = g_byte_array_new ();
+
+  /* One peer: link up, the HELLOs and routes, a ping round. */
+  put_u8 (a, 0x00);
+  put_u8 (a, 0x00);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x07); put_u16 (a, 20); put_u8 (a, 2);
+  put_u8 (a, 0x0f);
+  write_array (dir, "link-hello", a);
+
+  /* Four peers linked; private messages peer 1 -> T, peer 2 -> peer 1
+   * through T, T -> peer 3, acknowledged after a second. */
+  put_u8 (a, 0x07);
+  put_u8 (a, 0x0c); put_u8 (a, 0); put_str (a, "ABCD");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x1c); put_u8 (a, 1); put_str (a, "to peer 1");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x09); put_u8 (a, 3); put_str (a, "to peer 3");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x07); put_u16 (a, 1); put_u8 (a, 2);
+  put_u8 (a, 0x0f);
+  write_array (dir, "private", a);
+
+  /* Broadcasts from T and from peer 2, gossip rounds. */
+  put_u8 (a, 0x07);
+  put_u8 (a, 0x0a); put_u8 (a, 0); put_str (a, "hello all");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x1d); put_str (a, "news");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x07); put_u16 (a, 2); put_u8 (a, 2);
+  put_u8 (a, 0x0f);
+  write_array (dir, "broadcast", a);
+
+  /* DHT: T looks up the stranger, peer 1 looks up T, T sends to the
+   * stranger (no route: a lookup), timers. */
+  put_u8 (a, 0x07);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x0b); put_u8 (a, 5);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x0e); put_u8 (a, 0);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x09); put_u8 (a, 5); put_str (a, "stranger");
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x07); put_u16 (a, 2); put_u8 (a, 2);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x08);
+  put_u8 (a, 0x0f);
+  write_array (dir, "dht-lookup", a);
+
+  /* A private message whose link goes down: retries, link up again. */
+  put_u8 (a, 0x07);
+  put_u8 (a, 0x09); put_u8 (a, 1); put_str (a, "retry me");
+  put_u8 (a, 0x01);
+  put_u8 (a, 0x07); put_u16 (a, 1); put_u8 (a, 2);
+  put_u8 (a, 0x08);
+  put_u8 (a, 0x08);
+  put_u8 (a, 0x00);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x08);
+  put_u8 (a, 0x0f);
+  write_array (dir, "retry-link-down", a);
+
+  /* Built frames from peer 1 after its HELLO. */
+  put_u8 (a, 0x01);
+  put_u8 (a, 0x00);
+  put_u8 (a, 0x02); put_u8 (a, 1);
+  /* routes: 3 entries (peer 2, peer 3, stranger) */
+  put_u8 (a, 0x06); put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 3);
+  put_u8 (a, 2); put_u8 (a, 1); put_u16 (a, 10);
+  put_u8 (a, 3); put_u8 (a, 2); put_u16 (a, 20);
+  put_u8 (a, 5); put_u8 (a, 3); put_u16 (a, 30);
+  put_u16 (a, 1);
+  put_u8 (a, 0);
+  /* ping */
+  put_u8 (a, 0x06); put_u8 (a, 2); put_u8 (a, 0);
+  put_u64 (a, 42); put_u64 (a, 7);
+  put_u8 (a, 0);
+  /* find node, find value */
+  put_u8 (a, 0x06); put_u8 (a, 4); put_u8 (a, 0);
+  put_u8 (a, 2); put_u64 (a, 1001);
+  put_u8 (a, 0);
+  put_u8 (a, 0x06); put_u8 (a, 5); put_u8 (a, 0);
+  put_u8 (a, 5); put_u64 (a, 1002);
+  put_u8 (a, 0);
+  /* store: peer 2's record, one address, valid for an hour */
+  put_u8 (a, 0x06); put_u8 (a, 6); put_u8 (a, 0);
+  put_u8 (a, 2); put_u8 (a, 1);
+  put_str (a, "tls://192.0.2.9:7400");
+  put_u16 (a, 0); put_u8 (a, 0); put_u16 (a, 360);
+  put_u8 (a, 0);
+  /* T looks up peer 3; nodes answering T's lookup */
+  put_u8 (a, 0x0b); put_u8 (a, 3);
+  put_u8 (a, 0x06); put_u8 (a, 7); put_u8 (a, 0);
+  put_u8 (a, 0x07); put_u8 (a, 0);
+  put_u8 (a, 2); put_u8 (a, 0);
+  put_u8 (a, 3); put_str (a, "tls://192.0.2.3:7400");
+  put_u8 (a, 5); put_u8 (a, 0);
+  put_u8 (a, 0);
+  /* gossip announce and pull of recent IDs */
+  put_u8 (a, 0x06); put_u8 (a, 8); put_u8 (a, 0);
+  put_u8 (a, 2); put_u8 (a, 0); put_u8 (a, 1);
+  put_u8 (a, 0);
+  put_u8 (a, 0x06); put_u8 (a, 9); put_u8 (a, 0);
+  put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 0);
+  /* a broadcast flooded and signed by peer 1 */
+  put_u8 (a, 0x06); put_u8 (a, 10); put_u8 (a, 0x07);
+  put_str (a, "hello"); put_str (a, "text/plain");
+  put_u8 (a, 0); put_u8 (a, 1); put_u8 (a, 16);
+  /* any type: an empty ping */
+  put_u8 (a, 0x06); put_u8 (a, 11); put_u8 (a, 0);
+  put_u8 (a, 12); put_u16 (a, 0);
+  put_u8 (a, 0);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x07); put_u16 (a, 30); put_u8 (a, 2);
+  put_u8 (a, 0x0f);
+  write_array (dir, "built-frames", a);
+
+  /* Frames of peer 1 changed on the way: a flipped bit, an overwrite,
+   * a duplicate, a cut. */
+  put_u8 (a, 0x05);
+  put_u8 (a, 0x0c); put_u8 (a, 0); put_str (a, "ABCD");
+  put_u8 (a, 0x03); put_u8 (a, 0); put_u16 (a, 300);
+  put_u8 (a, 0x0c); put_u8 (a, 0); put_str (a, "EFGH");
+  put_u8 (a, 0x03); put_u8 (a, 2); put_u16 (a, 40); put_str (a, "ZZZZ");
+  put_u8 (a, 0x0c); put_u8 (a, 0); put_str (a, "IJKL");
+  put_u8 (a, 0x03); put_u8 (a, 3);
+  put_u8 (a, 0x0c); put_u8 (a, 0); put_str (a, "MNOP");
+  put_u8 (a, 0x03); put_u8 (a, 1); put_u16 (a, 50);
+  put_u8 (a, 0x0f);
+  write_array (dir, "changed-frames", a);
+
+  /* Raw bytes on a linked peer, then the link again. */
+  put_u8 (a, 0x04);
+  put_u8 (a, 0x05); put_u16 (a, 16); put_bytes (a, "\x08\x01\x12\x20garbage garbag", 16);
+  put_u8 (a, 0x05); put_u16 (a, 0);
+  put_u8 (a, 0x0f);
+  put_u8 (a, 0x01);
+  put_u8 (a, 0x00);
+  put_u8 (a, 0x0f);
+  write_array (dir, "raw-frames", a);
+
+  /* Long quiet: keepalives, route expiry, record republishing. */
+  put_u8 (a, 0x07);
+  for (int i = 0; i < 3; i++)
+    {
+      put_u8 (a, 0x07); put_u16 (a, 15); put_u8 (a, 3);
+      put_u8 (a, 0x0f);
+    }
+  for (int i = 0; i < 4; i++)
+    {
+      put_u8 (a, 0x08);
+      put_u8 (a, 0x0f);
+    }
+  write_array (dir, "timers", a);
+
+  g_byte_array_unref (a);
+}
+
+/* control_fuzzer: client streams (layout in control_fuzzer.c). */
+static void
+put_read (GByteArray *a, const char *s)
+{
+  put_u8 (a, (guint8) strlen (s));
+  put_bytes (a, s, strlen (s));
+}
+
+static void
+emit_control (void)
+{
+  static const char dir[] = "control_fuzzer.in";
+  GByteArray *a = g_byte_array_new ();
+
+  put_u8 (a, 0); put_read (a, "peers\n");
+  write_array (dir, "peers", a);
+  put_u8 (a, 0); put_read (a, "send mshr1AAAA hello there\n");
+  write_array (dir, "send", a);
+  put_u8 (a, 0); put_read (a, "send ");
+  put_read (a, "nokey"); put_read (a, "\n");
+  write_array (dir, "send-usage", a);
+  put_u8 (a, 0); put_read (a, "broad"); put_read (a, "cast hi all\r\n");
+  write_array (dir, "broadcast-crlf", a);
+  put_u8 (a, 0); put_read (a, "status\n");
+  write_array (dir, "unknown", a);
+  put_u8 (a, 1); put_read (a, "broadcast 0123456789012345678901234567");
+  put_read (a, "89abcdef");
+  write_array (dir, "too-long", a);
+  put_u8 (a, 0); put_read (a, "\n");
+  write_array (dir, "empty", a);
+  g_byte_array_unref (a);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1032,6 +1240,8 @@ main (int argc, char **argv)
   emit_bundles ();
   emit_keystores ();
   emit_sessions ();
+  emit_engine ();
+  emit_control ();
   printf ("gen-corpus: wrote the seed corpora into %s/<target>.in\n", outdir);
   g_byte_array_unref (all_frames);
   return 0;

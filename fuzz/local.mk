@@ -15,7 +15,9 @@ fuzz_targets = \
 	fuzz/contact_record_fuzzer \
 	fuzz/bundle_fuzzer \
 	fuzz/keystore_fuzzer \
-	fuzz/session_fuzzer
+	fuzz/session_fuzzer \
+	fuzz/engine_fuzzer \
+	fuzz/control_fuzzer
 
 check_PROGRAMS += $(fuzz_targets)
 TESTS += $(fuzz_targets)
@@ -53,6 +55,15 @@ fuzz_session_fuzzer_SOURCES = fuzz/session_fuzzer.c fuzz/main.c fuzz/fuzz.h fuzz
 fuzz_session_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"session_fuzzer\"
 fuzz_session_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
 fuzz_session_fuzzer_LDADD = $(FUZZ_LIBS)
+fuzz_engine_fuzzer_SOURCES = fuzz/engine_fuzzer.c fuzz/main.c fuzz/fuzz.h fuzz/fuzz-input.h
+fuzz_engine_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"engine_fuzzer\"
+fuzz_engine_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_engine_fuzzer_LDADD = lib/engine/libmesh-engine.la $(FUZZ_LIBS)
+fuzz_control_fuzzer_SOURCES = fuzz/control_fuzzer.c fuzz/main.c fuzz/fuzz.h \
+	fuzz/fuzz-input.h tools/control.c tools/control.h
+fuzz_control_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"control_fuzzer\"
+fuzz_control_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_control_fuzzer_LDADD = $(FUZZ_LIBS)
 
 # The seed corpus generator, built on demand: make fuzz-corpus.
 EXTRA_PROGRAMS = fuzz/gen-corpus
@@ -82,9 +93,11 @@ fuzz:
 
 EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/wire_payload_fuzzer.in fuzz/contact_record_fuzzer.in \
-	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in \
+	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in fuzz/engine_fuzzer.in \
+	fuzz/control_fuzzer.in \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
+	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict fuzz/control_fuzzer.dict \
 	fuzz/keystore_fuzzer.dict fuzz/bundle_fuzzer.dict fuzz/session_fuzzer.dict \
-	fuzz/meshara.dict fuzz/README fuzz/run-fuzzers.sh fuzz/coverage.sh \
+	fuzz/meshara.dict fuzz/README fuzz/run-fuzzers.sh fuzz/run-afl.sh fuzz/coverage.sh \
 	fuzz/oss-fuzz

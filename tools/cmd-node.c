@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include "meshara-tool.h"
+#include "control.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -197,27 +198,26 @@ run_command (NodeTool *t, const char *line)
 {
   GError *error = NULL;
   char *id = NULL, *reply;
+  ToolControlCommand cmd;
+  const char *bad;
 
-  if (g_str_has_prefix (line, "send "))
+  if (!tool_control_parse (line, &cmd, &bad))
+    return g_strdup (bad);
+  switch (cmd.type)
     {
-      const char *key = line + 5;
-      const char *space = strchr (key, ' ');
-      char *k;
-
-      if (space == NULL)
-        return g_strdup ("error usage: send KEY TEXT");
-      k = g_strndup (key, (gsize) (space - key));
-      id = meshara_node_send_private (t->node, k, (const guint8 *) space + 1,
-                                      strlen (space + 1), &error);
-      g_free (k);
+    case TOOL_CONTROL_SEND:
+      id = meshara_node_send_private (t->node, cmd.key, (const guint8 *) cmd.text,
+                                      cmd.text_len, &error);
+      break;
+    case TOOL_CONTROL_BROADCAST:
+      id = meshara_node_broadcast (t->node, (const guint8 *) cmd.text,
+                                   cmd.text_len, "text/plain", &error);
+      break;
+    default:
+      tool_control_command_clear (&cmd);
+      return g_strdup_printf ("ok %u", meshara_node_get_peer_count (t->node));
     }
-  else if (g_str_has_prefix (line, "broadcast "))
-    id = meshara_node_broadcast (t->node, (const guint8 *) line + 10,
-                                 strlen (line + 10), "text/plain", &error);
-  else if (strcmp (line, "peers") == 0)
-    return g_strdup_printf ("ok %u", meshara_node_get_peer_count (t->node));
-  else
-    return g_strdup ("error unknown command (send, broadcast or peers)");
+  tool_control_command_clear (&cmd);
 
   if (id == NULL)
     {
@@ -263,7 +263,8 @@ on_client_read (GObject *source, GAsyncResult *result, gpointer user_data)
   GError *error = NULL;
   gssize n = g_input_stream_read_finish (G_INPUT_STREAM (source), result,
                                          &error);
-  char *nl, *reply;
+  ToolControlLine state;
+  char *reply;
 
   if (n <= 0)
     {
@@ -273,19 +274,18 @@ on_client_read (GObject *source, GAsyncResult *result, gpointer user_data)
       g_clear_error (&error);
       return;
     }
-  nl = memchr (c->buf + c->len, '\n', (gsize) n);
+  state = tool_control_take_line (c->buf, c->len, (gsize) n, TOOL_CONTROL_LINE_MAX);
   c->len += (gsize) n;
-  if (nl == NULL)
+  if (state == TOOL_CONTROL_LINE_TOO_LONG)
     {
-      if (c->len >= TOOL_CONTROL_LINE_MAX)
-        client_reply (c, "error the command line is too long");
-      else
-        client_read (c);
+      client_reply (c, "error the command line is too long");
       return;
     }
-  *nl = '\0';
-  if (nl > c->buf && nl[-1] == '\r')
-    nl[-1] = '\0';
+  if (state == TOOL_CONTROL_LINE_INCOMPLETE)
+    {
+      client_read (c);
+      return;
+    }
   reply = run_command (c->tool, c->buf);
   client_reply (c, reply);
   g_free (reply);

@@ -2,6 +2,10 @@
 # OSS-Fuzz build script (projects/meshara/build.sh in google/oss-fuzz; the
 # copy in the tree is fuzz/oss-fuzz/build.sh).
 #
+# The layer libraries are lib/wire, lib/crypto and lib/engine (for
+# engine_fuzzer); every target is linked against all three in one group,
+# so that each takes what it uses.
+#
 # OSS-Fuzz runs it in $SRC/libmeshara with CC, CXX, CFLAGS, CXXFLAGS,
 # LIB_FUZZING_ENGINE, SANITIZER, SRC, WORK and OUT set.  It builds the
 # layer libraries with the fuzzing compiler flags, links every
@@ -33,7 +37,8 @@ fi
 ./autogen.sh
 ./configure --enable-fuzzing --enable-static --disable-shared
 make -j"$(nproc)" lib/wire/meshara.pb-c.h lib/wire/meshara.pb-c.c
-make -j"$(nproc)" lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la
+make -j"$(nproc)" lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la \
+  lib/engine/libmesh-engine.la
 
 # Static archives of the dependencies where the packages ship them, in one
 # link group so that their order does not matter; system libraries stay
@@ -66,6 +71,11 @@ read -r -a gnutlsflags <<< "$(pkg-config --cflags gnutls)"
 # shellcheck disable=SC2086
 $CC $CFLAGS "${gnutlsflags[@]}" -c fuzz/oss-fuzz/no_system_random.c \
   -o "$WORK/no_system_random.o"
+# The control protocol of the tool, for control_fuzzer (the others do not
+# reference it, so it costs them nothing).
+# shellcheck disable=SC2086
+$CC $CFLAGS "${cppflags[@]}" "${depflags[@]}" -c tools/control.c \
+  -o "$WORK/control.o"
 
 for src in fuzz/*_fuzzer.c; do
   name=$(basename "$src" .c)
@@ -73,9 +83,10 @@ for src in fuzz/*_fuzzer.c; do
   # shellcheck disable=SC2086
   $CC $CFLAGS "${cppflags[@]}" "${depflags[@]}" -c "$src" -o "$WORK/$name.o"
   # shellcheck disable=SC2086
-  $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" \
-    -Wl,--start-group lib/wire/.libs/libmesh-wire.a \
-    lib/crypto/.libs/libmesh-crypto.a $archives -Wl,--end-group \
+  $CXX $CXXFLAGS "$WORK/$name.o" "$WORK/no_system_random.o" "$WORK/control.o" \
+    -Wl,--start-group lib/engine/.libs/libmesh-engine.a \
+    lib/wire/.libs/libmesh-wire.a lib/crypto/.libs/libmesh-crypto.a \
+    $archives -Wl,--end-group \
     $syslibs $LIB_FUZZING_ENGINE -o "$OUT/$name"
 
   rm -f "$OUT/${name}_seed_corpus.zip"

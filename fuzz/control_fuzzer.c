@@ -1,0 +1,128 @@
+/* The control protocol of "meshara node" (tools/control.h): the line
+ * reader fed the bytes of a client in reads of the sizes the input
+ * chooses, then the command parser on the line it returns.
+ *
+ * Input: byte 0: bit 0 picks the line limit, the node's
+ * TOOL_CONTROL_LINE_MAX (clear) or 40 bytes (set, so that the limit is
+ * met by short inputs).  Then reads: n (1), n bytes (at most the room
+ * left, as the node asks for), until a line is complete, the limit is
+ * met or the input ends.
+ *
+ * Checked against a model: the line is the stream up to its first
+ * newline without a "\r" before it, READY comes exactly when a newline
+ * arrived and TOO_LONG exactly at the limit; a parsed command matches
+ * the line (the key of send ends at the first space, the text is the
+ * rest), failures are "error ..." answers. */
+#include "config.h"
+
+#include "fuzz.h"
+#include "fuzz-input.h"
+#include "tools/control.h"
+#include "tools/meshara-tool.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+fail (const char *what)
+{
+  fprintf (stderr, "control_fuzzer: %s\n", what);
+  abort ();
+}
+
+static void
+check_command (const char *line)
+{
+  ToolControlCommand cmd;
+  const char *bad = NULL;
+  gboolean ok = tool_control_parse (line, &cmd, &bad);
+
+  if (!ok)
+    {
+      if (bad == NULL || strncmp (bad, "error ", 6) != 0)
+        fail ("a refused command without an error answer");
+      if (cmd.key != NULL)
+        fail ("a refused command left a key behind");
+      if (strcmp (line, "peers") == 0
+          || strncmp (line, "broadcast ", 10) == 0
+          || (strncmp (line, "send ", 5) == 0 && strchr (line + 5, ' ') != NULL))
+        fail ("a well-formed command was refused");
+      return;
+    }
+  switch (cmd.type)
+    {
+    case TOOL_CONTROL_SEND:
+      {
+        const char *space = strchr (line + 5, ' ');
+
+        if (strncmp (line, "send ", 5) != 0 || space == NULL
+            || strlen (cmd.key) != (size_t) (space - line - 5)
+            || memcmp (cmd.key, line + 5, strlen (cmd.key)) != 0
+            || cmd.text != space + 1 || cmd.text_len != strlen (space + 1))
+          fail ("send parsed into another key or text");
+      }
+      break;
+    case TOOL_CONTROL_BROADCAST:
+      if (strncmp (line, "broadcast ", 10) != 0 || cmd.key != NULL
+          || cmd.text != line + 10 || cmd.text_len != strlen (line + 10))
+        fail ("broadcast parsed into another text");
+      break;
+    case TOOL_CONTROL_PEERS:
+      if (strcmp (line, "peers") != 0 || cmd.key != NULL)
+        fail ("peers from another line");
+      break;
+    default:
+      fail ("an unknown command type");
+    }
+  tool_control_command_clear (&cmd);
+}
+
+int
+LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
+{
+  MeshFuzzInput in;
+  gsize max, len = 0;
+  GByteArray *stream = g_byte_array_new ();
+  ToolControlLine state = TOOL_CONTROL_LINE_INCOMPLETE;
+  char *buf;
+
+  mesh_fuzz_input_init (&in, data, size);
+  max = mesh_fuzz_u8 (&in) & 1 ? 40 : TOOL_CONTROL_LINE_MAX;
+  /* As the node: room for max bytes and a NUL. */
+  buf = g_malloc (max + 1);
+  while (in.n > 0 && state == TOOL_CONTROL_LINE_INCOMPLETE)
+    {
+      const uint8_t *p;
+      gsize want = mesh_fuzz_u8 (&in);
+      size_t n = mesh_fuzz_bytes (&in, MIN (want, max - len), &p);
+      const uint8_t *nl;
+
+      if (n == 0)
+        continue;
+      memcpy (buf + len, p, n);
+      g_byte_array_append (stream, p, (guint) n);
+      state = tool_control_take_line (buf, len, n, max);
+      len += n;
+      nl = memchr (stream->data, '\n', stream->len);
+      if (state == TOOL_CONTROL_LINE_READY)
+        {
+          size_t k, m;
+
+          if (nl == NULL)
+            fail ("a line without a newline");
+          k = (size_t) (nl - stream->data);
+          m = k > 0 && stream->data[k - 1] == '\r' ? k - 1 : k;
+          if (memcmp (buf, stream->data, m) != 0 || buf[m] != '\0')
+            fail ("the line differs from the stream up to its newline");
+          check_command (buf);
+        }
+      else if (nl != NULL)
+        fail ("a newline arrived and no line came");
+      else if ((state == TOOL_CONTROL_LINE_TOO_LONG) != (len >= max))
+        fail ("the limit was reported at the wrong length");
+    }
+  g_free (buf);
+  g_byte_array_unref (stream);
+  return 0;
+}

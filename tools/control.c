@@ -1,0 +1,62 @@
+/* The control protocol of "meshara node": see control.h. */
+#include "config.h"
+
+#include "control.h"
+
+#include <string.h>
+
+ToolControlLine
+tool_control_take_line (char *buf, gsize len, gsize n_new, gsize max)
+{
+  char *nl = memchr (buf + len, '\n', n_new);
+
+  if (nl == NULL)
+    return len + n_new >= max ? TOOL_CONTROL_LINE_TOO_LONG
+                              : TOOL_CONTROL_LINE_INCOMPLETE;
+  *nl = '\0';
+  if (nl > buf && nl[-1] == '\r')
+    nl[-1] = '\0';
+  return TOOL_CONTROL_LINE_READY;
+}
+
+gboolean
+tool_control_parse (const char *line, ToolControlCommand *cmd,
+                    const char **error_reply)
+{
+  memset (cmd, 0, sizeof *cmd);
+  if (g_str_has_prefix (line, "send "))
+    {
+      const char *key = line + 5;
+      const char *space = strchr (key, ' ');
+
+      if (space == NULL)
+        {
+          *error_reply = "error usage: send KEY TEXT";
+          return FALSE;
+        }
+      cmd->type = TOOL_CONTROL_SEND;
+      cmd->key = g_strndup (key, (gsize) (space - key));
+      cmd->text = space + 1;
+    }
+  else if (g_str_has_prefix (line, "broadcast "))
+    {
+      cmd->type = TOOL_CONTROL_BROADCAST;
+      cmd->text = line + 10;
+    }
+  else if (strcmp (line, "peers") == 0)
+    cmd->type = TOOL_CONTROL_PEERS;
+  else
+    {
+      *error_reply = "error unknown command (send, broadcast or peers)";
+      return FALSE;
+    }
+  if (cmd->text != NULL)
+    cmd->text_len = strlen (cmd->text);
+  return TRUE;
+}
+
+void
+tool_control_command_clear (ToolControlCommand *cmd)
+{
+  g_clear_pointer (&cmd->key, g_free);
+}

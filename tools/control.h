@@ -1,0 +1,47 @@
+/* The control protocol of "meshara node" (DIR/control.sock): one command
+ * line per connection, answered by one line, "ok ..." or "error ...".
+ *
+ *   send KEY TEXT     private message; KEY ends at the first space
+ *   broadcast TEXT
+ *   peers
+ *
+ * Split from the socket code so that it can be tested and fuzzed on its
+ * own (fuzz/control_fuzzer.c). */
+#ifndef MESHARA_TOOL_CONTROL_H
+#define MESHARA_TOOL_CONTROL_H
+
+#include <glib.h>
+
+typedef enum {
+  TOOL_CONTROL_SEND,
+  TOOL_CONTROL_BROADCAST,
+  TOOL_CONTROL_PEERS,
+} ToolControlType;
+
+typedef struct {
+  ToolControlType type;
+  char *key;             /* send: the recipient as given; owned */
+  const char *text;      /* send, broadcast: in the parsed line */
+  gsize text_len;
+} ToolControlCommand;
+
+typedef enum {
+  TOOL_CONTROL_LINE_INCOMPLETE,  /* no newline yet: read more */
+  TOOL_CONTROL_LINE_READY,       /* buf holds the line, NUL-terminated */
+  TOOL_CONTROL_LINE_TOO_LONG,    /* max bytes and no newline */
+} ToolControlLine;
+
+/* n_new bytes were just read into buf after len earlier ones (which held
+ * no newline); buf has room for max + 1 bytes.  On READY the first line
+ * is terminated in place, without its newline and a "\r" before it. */
+ToolControlLine tool_control_take_line (char *buf, gsize len, gsize n_new,
+                                        gsize max);
+
+/* Parse one command line.  FALSE with *error_reply set to the whole
+ * "error ..." answer (a static string) for an unknown or malformed
+ * command.  Free cmd with tool_control_command_clear(). */
+gboolean tool_control_parse (const char *line, ToolControlCommand *cmd,
+                             const char **error_reply);
+void tool_control_command_clear (ToolControlCommand *cmd);
+
+#endif
