@@ -50,3 +50,9 @@ bench-check: bench/bench-workloads
 bench-baseline: bench/bench-workloads
 	$(BENCH_CHECK_ENV) $(SHELL) $(srcdir)/bench/bench-check.sh --update
 .PHONY: bench-check bench-baseline
+
+# Whole-library workloads over the public API (profiling, memory budgets)
+# and the process benchmarks (net).
+noinst_PROGRAMS += bench/bench-node
+bench_bench_node_SOURCES = bench/bench-node.c bench/stats.c bench/stats.h
+bench_bench_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS) -lm
