@@ -218,7 +218,7 @@ def plot(points, width=360, height=120):
     xs = [pad + (width - 2 * pad) * (i / max(len(points) - 1, 1)) for i in range(len(points))]
     ys = [height - 18 - (height - 36) * ((v - lo) / (hi - lo)) for v in vals]
     parts = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d">' % (width, height),
-             '<rect width="100%%" height="100%%" fill="#fafafa" stroke="#ccc"/>',
+             '<rect width="100%" height="100%" fill="#fafafa" stroke="#ccc"/>',
              '<text x="2" y="12" font-size="10">%s</text>' % html.escape(fmt(hi)),
              '<text x="2" y="%d" font-size="10">%s</text>' % (height - 20, html.escape(fmt(lo)))]
     if len(points) > 1:
