@@ -9,7 +9,7 @@
 #
 # Tools: massif (peak heap, ms_print report), DHAT (allocations and bytes
 # per private message), heaptrack (when installed), perf record -g on the
-# software clock rendered to a self-contained SVG flame graph by
+# software clock (DWARF call graphs) rendered to a self-contained SVG flame graph by
 # flamegraph.py.  summary.md collects the headline figures and the
 # functions with the most self time.
 #
@@ -20,8 +20,8 @@
 # valgrind) to finish in about a minute.
 #
 # Environment: BENCH_NODE (bench/bench-node), MESHARA (tools/meshara),
-# VALGRIND, PERF,
-# PYTHON, PROFILE_QUICK, PROFILE_OUT.
+# VALGRIND, PERF, PERF_CALLGRAPH (dwarf,8192), PERF_FREQ (499 Hz, a
+# quarter of it for the simulator), PYTHON, PROFILE_QUICK, PROFILE_OUT.
 set -u
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -32,6 +32,10 @@ valgrind=${VALGRIND:-valgrind}
 perf=${PERF:-perf}
 python=${PYTHON:-python3}
 quick=${PROFILE_QUICK:-0}
+# The library and the system libraries are built without frame pointers:
+# DWARF unwinding gives whole stacks (PERF_CALLGRAPH=fp for the cheap way).
+callgraph=${PERF_CALLGRAPH:-dwarf,8192}
+perf_freq=${PERF_FREQ:-499}
 [ -n "$quick" ] || quick=0
 
 if [ "$quick" != 0 ]; then
@@ -177,8 +181,11 @@ if [ "$have_perf" = 1 ] && [ "$have_python" = 1 ]; then
       sim)  set -- "$meshara" sim --nodes "$perf_nodes" --degree 8 --seed 1 \
               --scenario broadcast --broadcasts "$bcasts" ;;
     esac
+    freq=$perf_freq
+    [ "$w" = sim ] && freq=$((perf_freq / 4))
     start=$(date +%s.%N)
-    run "$perf" record -q -g -e cpu-clock -F 999 -o "$out/perf.$w.data" -- "$@" \
+    run "$perf" record -q -g --call-graph "$callgraph" -e cpu-clock -F "$freq" \
+      -o "$out/perf.$w.data" -- "$@" \
       > "$out/perf.$w.log" 2>&1
     end=$(date +%s.%N)
     wall=$(awk -v a="$start" -v b="$end" 'BEGIN { printf "%.2f", b - a }')
@@ -188,7 +195,7 @@ if [ "$have_perf" = 1 ] && [ "$have_python" = 1 ]; then
       "$out/perf.$w.script" "$out/flame.$w.svg" > "$out/top.$w.md" 2>"$out/flame.$w.log"
     rm -f "$out/perf.$w.script"
     samples=$(awk '{ s += $NF } END { print s + 0 }' "$out/perf.$w.folded" 2>/dev/null)
-    note "- perf, $w: ${wall} s wall under perf, ${samples:-0} samples at 999 Hz; $(tail -n1 "$out/perf.$w.log" 2>/dev/null | cut -c1-160)"
+    note "- perf, $w: ${wall} s wall under perf, ${samples:-0} samples at $freq Hz; $(tail -n1 "$out/perf.$w.log" 2>/dev/null | cut -c1-160)"
     tops="$tops $w"
   done
 else
