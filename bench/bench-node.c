@@ -12,6 +12,10 @@
  *       a node for the benchmarks below, in its own process: prints
  *       "ready PORT KEY", echoes private messages that ask for it and
  *       prints "bcast SENT-NS RECEIVED-NS" for each broadcast
+ *   bench-node conns [--count N] [--json FILE]
+ *       a serving node in a child process, N client nodes in this
+ *       process each linked to it; reports the serving node's RSS per
+ *       connection (its RSS growth over the N links divided by N)
  *   bench-node net   [--json FILE] [--quick]
  *       runs the process benchmarks: this process is node A, the serving
  *       node B is a child process (e2e latency, throughput, bulk, idle
@@ -852,11 +856,96 @@ run_net (gboolean quick)
   return 0;
 }
 
+/* N links to one serving process.  A node keeps at most 4,096 links (the
+ * engine's limit), so N is capped there. */
+static int
+run_conns (guint count)
+{
+  Child b;
+  Node *clients;
+  ProcStat s0, s1;
+  struct rlimit rl;
+  guint tick = g_timeout_add (20, wake, NULL);
+  guint64 t0;
+  guint up = 0;
+  char note[160];
+
+  /* Each client node has a listening socket and its link: raise our own
+   * limit; the serving process inherits it. */
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+    {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit (RLIMIT_NOFILE, &rl);
+    }
+  if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 2 * (rlim_t) count + 64)
+    {
+      g_printerr ("bench-node: the fd limit %lu is too low for %u connections\n",
+                  (unsigned long) rl.rlim_cur, count);
+      return 1;
+    }
+  child_spawn (&b, NULL);
+  run_loop_for (0.5);
+  proc_stat (b.pid, &s0);
+  clients = g_new0 (Node, count);
+  t0 = mesh_bench_now_ns ();
+  for (guint i = 0; i < count; i++)
+    {
+      node_init (&clients[i], 1);
+      node_link (&clients[i], b.address, b.key);
+      /* Keep the handshakes in flight bounded. */
+      while (i + 1 - up > 64)
+        {
+          up = 0;
+          for (guint j = 0; j <= i; j++)
+            up += clients[j].connected > 0;
+          if (i + 1 - up > 64)
+            g_main_context_iteration (NULL, TRUE);
+          if (mesh_bench_now_ns () - t0 > 120 * 1000000000ull)
+            {
+              g_printerr ("bench-node: timed out after 120 s connecting %u clients"
+                          " (%u up)\n", count, up);
+              return 1;
+            }
+        }
+    }
+  while (up < count)
+    {
+      if (mesh_bench_now_ns () - t0 > 120 * 1000000000ull)
+        {
+          g_printerr ("bench-node: timed out after 120 s connecting %u clients"
+                      " (%u up)\n", count, up);
+          return 1;
+        }
+      g_main_context_iteration (NULL, TRUE);
+      up = 0;
+      for (guint j = 0; j < count; j++)
+        up += clients[j].connected > 0;
+    }
+  printf ("%u links up in %.2f s\n", count, (double) (mesh_bench_now_ns () - t0) / 1e9);
+  run_loop_for (1.0);
+  proc_stat (b.pid, &s1);
+  mesh_bench_print_header ();
+  g_snprintf (note, sizeof note, "serving node: RSS %ld KiB with %u links, %ld KiB"
+              " with none (10,000 not possible: 4,096 links at most)",
+              s1.rss_kb, count, s0.rss_kb);
+  report_value ("net.connections_10k_rss_per_conn", "KiB",
+                (double) (s1.rss_kb - s0.rss_kb) / count, note);
+  report_value ("net.connections_fds", "fds", (double) s1.fds,
+                "serving node's open files with the links up");
+  printf ("%s\n", note);
+  for (guint i = 0; i < count; i++)
+    node_clear (&clients[i]);
+  g_free (clients);
+  child_stop (&b);
+  g_source_remove (tick);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
   gint64 messages = 100000;
-  gint size = 64, window = 256;
+  gint size = 64, window = 256, count = 1000;
   double seconds = 10;
   gboolean linked = FALSE, quick = FALSE;
   char **peers = NULL, *json_path = NULL;
@@ -870,21 +959,24 @@ main (int argc, char **argv)
     { "peer", 0, 0, G_OPTION_ARG_STRING_ARRAY, &peers, "serve: connect to ADDR:PORT,KEY", "P" },
     { "json", 0, 0, G_OPTION_ARG_FILENAME, &json_path, "net: append JSON lines to FILE", "FILE" },
     { "quick", 0, 0, G_OPTION_ARG_NONE, &quick, "net: fewer samples", NULL },
+    { "count", 0, 0, G_OPTION_ARG_INT, &count, "conns: connections (1..4096)", "N" },
     { NULL }
   };
-  GOptionContext *ctx = g_option_context_new ("pair|idle|serve|net");
+  GOptionContext *ctx = g_option_context_new ("pair|idle|serve|conns|net");
   int rc = 2;
 
   g_option_context_add_main_entries (ctx, entries, NULL);
   if (!g_option_context_parse (ctx, &argc, &argv, &error) || argc != 2)
     {
-      g_printerr ("bench-node: %s\n", error ? error->message : "say pair, idle, serve or net");
+      g_printerr ("bench-node: %s\n", error ? error->message : "say pair, idle, serve, conns or net");
       return 2;
     }
   g_option_context_free (ctx);
-  if (messages < 1 || size < 17 || size > 1048576 || window < 1 || seconds < 0)
+  if (messages < 1 || size < 17 || size > 1048576 || window < 1 || seconds < 0
+      || count < 1 || count > 4096)
     {
-      g_printerr ("bench-node: --messages >= 1, --size 17..1048576, --window >= 1\n");
+      g_printerr ("bench-node: --messages >= 1, --size 17..1048576, --window >= 1,"
+                  " --count 1..4096\n");
       return 2;
     }
   self_path = g_file_read_link ("/proc/self/exe", NULL);
@@ -902,6 +994,8 @@ main (int argc, char **argv)
     rc = run_idle (seconds, linked);
   else if (strcmp (argv[1], "serve") == 0)
     rc = run_serve (peers);
+  else if (strcmp (argv[1], "conns") == 0)
+    rc = run_conns ((guint) count);
   else if (strcmp (argv[1], "net") == 0)
     rc = run_net (quick);
   else
