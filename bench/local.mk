@@ -4,15 +4,21 @@ noinst_PROGRAMS += bench/bench-core
 bench_bench_core_SOURCES = bench/bench-core.c bench/stats.c bench/stats.h
 bench_bench_core_LDADD = lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS) -lm
 
-# make bench: run the benchmarks, print tables, write bench/results/latest.json.
-bench: $(noinst_PROGRAMS)
+# make bench: every benchmark, 3 runs of the timed ones (median kept),
+# the table with goals and targets, bench/results/latest.json, and a new
+# file in bench/history/.  make bench-quick: one short run (< 3 min).
+# make bench-dashboard: bench/results/dashboard.html from the history.
+bench_run_deps = bench/bench-core bench/bench-routes bench/bench-engine \
+	bench/bench-tls bench/bench-node tools/meshara
+bench: $(bench_run_deps)
+	$(SHELL) $(srcdir)/bench/bench-run.sh full
+bench-quick: $(bench_run_deps)
+	$(SHELL) $(srcdir)/bench/bench-run.sh quick
+bench-dashboard:
 	$(AM_V_at)$(MKDIR_P) bench/results
-	$(AM_V_at)rm -f bench/results/latest.json
-	bench/bench-core --json bench/results/latest.json
-	bench/bench-routes --json bench/results/latest.json
-	bench/bench-engine --json bench/results/latest.json
-	bench/bench-tls --json bench/results/latest.json
-.PHONY: bench
+	python3 $(srcdir)/bench/bench-report.py dashboard $(srcdir)/bench/history bench/results/dashboard.html
+.PHONY: bench bench-quick bench-dashboard
+EXTRA_DIST += bench/bench-run.sh bench/bench-report.py bench/history
 
 noinst_PROGRAMS += bench/bench-routes
 bench_bench_routes_SOURCES = bench/bench-routes.c bench/stats.c bench/stats.h
@@ -50,3 +56,9 @@ bench-check: bench/bench-workloads
 bench-baseline: bench/bench-workloads
 	$(BENCH_CHECK_ENV) $(SHELL) $(srcdir)/bench/bench-check.sh --update
 .PHONY: bench-check bench-baseline
+
+# Whole-library workloads over the public API (profiling, memory budgets)
+# and the process benchmarks (net).
+noinst_PROGRAMS += bench/bench-node
+bench_bench_node_SOURCES = bench/bench-node.c bench/stats.c bench/stats.h
+bench_bench_node_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS) -lm
