@@ -64,6 +64,14 @@ typedef enum {
   MESH_EVENT_LOOKUP_DONE,          /* node_id = target; bundle and addresses
                                     * when found, else reason; hops, latency_ns
                                     * (only for mesh_engine_lookup) */
+  MESH_EVENT_UPDATE_PROGRESS,      /* message_id = manifest ID; chunks_done,
+                                    * chunks_total, bytes_done, bytes_total;
+                                    * link = the peer the chunk came from */
+  MESH_EVENT_UPDATE_COMPLETED,     /* message_id = manifest ID; every chunk
+                                    * held and verified; as above */
+  MESH_EVENT_UPDATE_BAD_CHUNK,     /* message_id, link, node_id = the peer
+                                    * that sent a chunk not matching the
+                                    * manifest, reason; chunks_done = index */
 } MeshEventType;
 
 typedef struct {
@@ -80,6 +88,8 @@ typedef struct {
   uint32_t hops;                      /* links crossed */
   uint64_t latency_ns;
   const char *reason;                 /* failures: what went wrong */
+  uint32_t chunks_done, chunks_total; /* update events */
+  uint64_t bytes_done, bytes_total;
 } MeshEvent;
 
 typedef struct {
@@ -131,6 +141,14 @@ typedef struct {
                                    * Ed25519 verification); default 100 */
   const char *const *addresses;   /* this node's listen addresses, for its
                                    * contact record; NULL-terminated */
+  /* Update distribution (mesh_engine_update_add). */
+  uint32_t update_max;            /* updates tracked at once; default 8 */
+  uint32_t update_inflight_per_peer; /* chunks asked of one peer and not yet
+                                   * answered; default 4, at most 64 */
+  uint64_t update_request_timeout_ns; /* a chunk not answered in this time is
+                                   * asked of another peer; default 2 s */
+  uint64_t update_bytes_per_s;    /* download limit over all updates; 0 none */
+  uint32_t update_serve_per_request; /* chunks answered per request; 16 */
 } MeshEngineConfig;
 
 typedef struct {
@@ -148,6 +166,8 @@ typedef struct {
   uint64_t lookups_started, lookups_done;
   uint64_t records_stored;        /* STOREs of our contact record sent */
   uint32_t links, routes, sessions_out, sessions_in, pending, seen;
+  uint64_t chunks_served, chunks_received, chunks_bad, chunk_requests_sent;
+  uint64_t chunk_timeouts;
 } MeshEngineStats;
 
 void mesh_engine_config_init (MeshEngineConfig *config);
@@ -240,5 +260,52 @@ gboolean mesh_engine_get_link_info (const MeshEngine *engine, MeshLinkId link,
  * when there is no route (for diagnostics and tests). */
 MeshLinkId mesh_engine_route_lookup (const MeshEngine *engine,
                                      const uint8_t *node_id);
+
+/* Update distribution.  The engine moves the 64 KiB (manifest chunk_size)
+ * chunks of updates between peers with UpdateRequest and UpdateChunk;
+ * where chunks are kept is the caller's: a real node gives it its chunk
+ * cache (lib/update/chunks.c), a simulation memory.  The store is asked
+ * only from inside engine calls, and its functions must not call back
+ * into the engine. */
+typedef struct {
+  /* Whether chunk index of the update is held. */
+  gboolean (*has) (void *store, const uint8_t *update_id, uint32_t index);
+  /* Its bytes, for serving; NULL when not held.  (transfer full) */
+  GBytes *(*get) (void *store, const uint8_t *update_id, uint32_t index);
+  /* Keep a chunk the engine has checked against the manifest's hash.
+   * FALSE when it could not be kept (it is then asked for again later). */
+  gboolean (*put) (void *store, const uint8_t *update_id, uint32_t index,
+                   const uint8_t *data, size_t len);
+} MeshChunkStoreFuncs;
+
+void mesh_engine_set_chunk_store (MeshEngine *engine,
+                                  const MeshChunkStoreFuncs *funcs,
+                                  void *store);
+
+/* Track the update whose manifest (encoded UpdateManifest) is given,
+ * named by update_id (its manifest ID).  The caller has checked the
+ * manifest's signatures (mesh_update_manifest_verify()) and computed the
+ * ID; the engine only checks that the chunk hashes fit size and
+ * chunk_size (INVALID).  From then on chunks of it held in the store are
+ * served to peers that ask.  With fetch, the missing ones (held ones
+ * count at once, which is how a download resumes) are asked of the
+ * linked peers in parallel, at most update_inflight_per_peer each; each
+ * answer is checked against the manifest's hash, and a bad chunk is
+ * asked of another peer while the sender loses reputation.  Progress
+ * and completion come as events.  EXHAUSTED at update_max updates,
+ * INVALID when the chunk store is not set.  Adding a tracked update
+ * again only turns fetching on. */
+gboolean mesh_engine_update_add (MeshEngine *engine,
+                                 const uint8_t *update_id,
+                                 const uint8_t *manifest, size_t len,
+                                 gboolean fetch, uint64_t now_ns,
+                                 GError **error);
+/* Stop fetching and serving it. */
+void mesh_engine_update_remove (MeshEngine *engine, const uint8_t *update_id);
+/* Chunks held of a tracked update and their number; FALSE if untracked. */
+gboolean mesh_engine_update_progress (const MeshEngine *engine,
+                                      const uint8_t *update_id,
+                                      uint32_t *chunks_done,
+                                      uint32_t *chunks_total);
 
 #endif
