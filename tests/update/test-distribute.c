@@ -1,0 +1,691 @@
+/* Update distribution in the engine: a few engines wired together in one
+ * process, frames delivered in order after a fixed latency on a virtual
+ * clock, each node with a chunk store in memory.  Covers fetching from
+ * two peers in parallel, a peer serving corrupt chunks (asked of the
+ * other peer instead, and the bad one loses reputation), resuming from
+ * chunks already held, the download rate limit, and serving bounds. */
+#include "config.h"
+
+#include <string.h>
+#include <glib.h>
+#include <meshara/meshara.h>
+
+#include "crypto/hash.h"
+#include "engine/engine.h"
+#include "update/package.h"
+#include "wire/codec.h"
+#include "wire/frame.h"
+#include "testutil.h"
+
+#define MS G_GUINT64_CONSTANT (1000000)
+#define SEC G_GUINT64_CONSTANT (1000000000)
+#define EPOCH_MS G_GUINT64_CONSTANT (1700000000000)
+#define MAX_NODES 5
+#define MAX_LINKS 8
+#define CHUNK (64 * 1024)
+
+typedef struct Net Net;
+
+typedef struct {
+  Net *net;
+  int index;
+  MeshIdentity id;
+  MeshEngine *engine;
+  TestRng rng;
+  GHashTable *chunks;           /* index -> GBytes, one update per test */
+  gboolean corrupt;             /* serve chunks with a flipped byte */
+  guint puts;
+  guint progress_events, completed_events, bad_events;
+  uint64_t completed_at;
+  MeshLinkId bad_link;
+  GArray *progress;             /* Sample: time and bytes held */
+} Node;
+
+typedef struct {
+  uint64_t at_ns;
+  uint64_t bytes;
+} Sample;
+
+typedef struct {
+  int a, b;
+  gboolean up;
+} Link;
+
+typedef struct {
+  uint64_t at_ns;
+  int to;
+  MeshLinkId link;
+  uint8_t *frame;
+  size_t len;
+} Frame;
+
+struct Net {
+  Node nodes[MAX_NODES];
+  int n_nodes;
+  Link links[MAX_LINKS];
+  int n_links;
+  GQueue frames;
+  uint64_t now;
+  uint64_t latency_ns;
+  GArray *closes;
+  MeshEngineConfig config;
+  /* The update. */
+  guint8 *data;
+  gsize size;
+  GBytes *manifest;
+  MeshWireUpdateManifest *m;
+  uint8_t id[MESH_SHA256_LEN];
+};
+
+/* ---------------------------------------------------------------------- */
+/* Chunk store in memory */
+
+static gboolean
+store_has (void *store, const uint8_t *update_id, uint32_t index)
+{
+  Node *node = store;
+
+  g_assert_cmpmem (update_id, MESH_SHA256_LEN, node->net->id, MESH_SHA256_LEN);
+  return g_hash_table_contains (node->chunks, GUINT_TO_POINTER (index));
+}
+
+static GBytes *
+store_get (void *store, const uint8_t *update_id, uint32_t index)
+{
+  Node *node = store;
+  GBytes *b = g_hash_table_lookup (node->chunks, GUINT_TO_POINTER (index));
+  gsize len;
+  guint8 *copy;
+
+  g_assert_cmpmem (update_id, MESH_SHA256_LEN, node->net->id, MESH_SHA256_LEN);
+  if (b == NULL)
+    return NULL;
+  if (!node->corrupt)
+    return g_bytes_ref (b);
+  copy = g_memdup2 (g_bytes_get_data (b, &len), g_bytes_get_size (b));
+  copy[len / 2] ^= 0x55;
+  return g_bytes_new_take (copy, len);
+}
+
+static gboolean
+store_put (void *store, const uint8_t *update_id, uint32_t index,
+           const uint8_t *data, size_t len)
+{
+  Node *node = store;
+
+  g_assert_cmpmem (update_id, MESH_SHA256_LEN, node->net->id, MESH_SHA256_LEN);
+  g_assert_true (mesh_update_verify_chunk (node->net->m, index, data, len, NULL));
+  g_hash_table_insert (node->chunks, GUINT_TO_POINTER (index), g_bytes_new (data, len));
+  node->puts++;
+  return TRUE;
+}
+
+static const MeshChunkStoreFuncs store_funcs = { store_has, store_get, store_put };
+
+static void
+store_fill (Node *node, uint32_t from, uint32_t to)
+{
+  Net *net = node->net;
+
+  for (uint32_t i = from; i < to && i < net->m->n_chunk_hashes; i++)
+    {
+      gsize off = (gsize) i * CHUNK;
+
+      g_hash_table_insert (node->chunks, GUINT_TO_POINTER (i),
+                           g_bytes_new (net->data + off, MIN ((gsize) CHUNK, net->size - off)));
+    }
+}
+
+/* The node's chunks put together equal the update's data. */
+static void
+assert_holds_update (Node *node)
+{
+  Net *net = node->net;
+  GByteArray *all = g_byte_array_new ();
+
+  for (uint32_t i = 0; i < net->m->n_chunk_hashes; i++)
+    {
+      GBytes *b = g_hash_table_lookup (node->chunks, GUINT_TO_POINTER (i));
+
+      g_assert_nonnull (b);
+      g_byte_array_append (all, g_bytes_get_data (b, NULL), g_bytes_get_size (b));
+    }
+  g_assert_true (mesh_update_verify_data (net->m, all->data, all->len, NULL));
+  g_assert_cmpmem (all->data, all->len, net->data, net->size);
+  g_byte_array_unref (all);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Harness */
+
+static void
+cb_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame, size_t len)
+{
+  Node *node = user_data;
+  Net *net = node->net;
+  Link *l = &net->links[id - 1];
+  Frame *f;
+
+  g_assert_true (l->a == node->index || l->b == node->index);
+  g_assert_cmpuint (mesh_frame_read_header (frame), ==, len - 4);
+  if (!l->up)
+    return;
+  f = g_new0 (Frame, 1);
+  f->at_ns = net->now + net->latency_ns;
+  f->to = l->a == node->index ? l->b : l->a;
+  f->link = id;
+  f->frame = g_memdup2 (frame, len);
+  f->len = len;
+  g_queue_push_tail (&net->frames, f);
+}
+
+static void
+cb_close_link (void *user_data, MeshLinkId id, const char *reason)
+{
+  Node *node = user_data;
+  int i = (int) id - 1;
+
+  g_assert_nonnull (reason);
+  g_array_append_val (node->net->closes, i);
+}
+
+static void
+cb_event (void *user_data, const MeshEvent *ev)
+{
+  Node *node = user_data;
+  Net *net = node->net;
+
+  switch (ev->type)
+    {
+    case MESH_EVENT_UPDATE_PROGRESS:
+      {
+        Sample s = { net->now, ev->bytes_done };
+
+        g_assert_cmpmem (ev->message_id, MESH_SHA256_LEN, net->id, MESH_SHA256_LEN);
+        g_assert_cmpuint (ev->chunks_total, ==, net->m->n_chunk_hashes);
+        g_assert_cmpuint (ev->bytes_total, ==, net->size);
+        g_assert_cmpuint (ev->bytes_done, <=, ev->bytes_total);
+        g_array_append_val (node->progress, s);
+        node->progress_events++;
+      }
+      break;
+    case MESH_EVENT_UPDATE_COMPLETED:
+      g_assert_cmpmem (ev->message_id, MESH_SHA256_LEN, net->id, MESH_SHA256_LEN);
+      g_assert_cmpuint (ev->chunks_done, ==, ev->chunks_total);
+      g_assert_cmpuint (ev->bytes_done, ==, net->size);
+      node->completed_events++;
+      node->completed_at = net->now;
+      break;
+    case MESH_EVENT_UPDATE_BAD_CHUNK:
+      g_assert_nonnull (ev->reason);
+      g_assert_nonnull (ev->node_id);
+      node->bad_events++;
+      node->bad_link = ev->link;
+      break;
+    default:
+      break;
+    }
+}
+
+static void
+cb_random (void *user_data, uint8_t *buf, size_t n)
+{
+  test_rng (&((Node *) user_data)->rng, buf, n);
+}
+
+static Net *
+net_new (int n, gsize size, const MeshEngineConfig *config)
+{
+  g_autoptr (GError) error = NULL;
+  MeshEngineCallbacks cb = { cb_send_frame, cb_close_link, NULL, cb_event, cb_random };
+  MeshUpdateInfo info = { .name = "test-app", .version = 2, .chunk_size = CHUNK };
+  TestRng rng = { 42 };
+  Net *net = g_new0 (Net, 1);
+
+  g_assert_cmpint (n, <=, MAX_NODES);
+  if (config)
+    net->config = *config;
+  else
+    mesh_engine_config_init (&net->config);
+  net->config.wall_epoch_ms = EPOCH_MS;
+  net->n_nodes = n;
+  net->latency_ns = 5 * MS;
+  net->now = 1 * SEC;
+  net->closes = g_array_new (FALSE, FALSE, sizeof (int));
+  g_queue_init (&net->frames);
+
+  net->size = size;
+  net->data = g_malloc (size);
+  test_rng (&rng, net->data, size);
+  net->manifest = mesh_update_manifest_build (&info, net->data, size, &error);
+  g_assert_no_error (error);
+  net->m = mesh_update_manifest_parse (g_bytes_get_data (net->manifest, NULL),
+                                       g_bytes_get_size (net->manifest), &error);
+  g_assert_no_error (error);
+  mesh_update_manifest_digest (net->m, net->id);
+
+  for (int i = 0; i < n; i++)
+    {
+      Node *node = &net->nodes[i];
+      uint8_t seed[MESH_SEED_LEN];
+
+      node->net = net;
+      node->index = i;
+      memset (seed, 'a' + i, sizeof seed);
+      mesh_identity_from_seed (&node->id, seed);
+      node->rng.state = 7000 + (guint64) i;
+      node->chunks = g_hash_table_new_full (NULL, NULL, NULL,
+                                            (GDestroyNotify) g_bytes_unref);
+      node->progress = g_array_new (FALSE, FALSE, sizeof (Sample));
+      node->engine = mesh_engine_new (&node->id, &net->config, &cb, node, net->now);
+      mesh_engine_set_chunk_store (node->engine, &store_funcs, node);
+    }
+  return net;
+}
+
+static void
+frame_free (gpointer p)
+{
+  Frame *f = p;
+
+  g_free (f->frame);
+  g_free (f);
+}
+
+static void
+net_free (Net *net)
+{
+  for (int i = 0; i < net->n_nodes; i++)
+    {
+      mesh_engine_free (net->nodes[i].engine);
+      g_hash_table_unref (net->nodes[i].chunks);
+      g_array_unref (net->nodes[i].progress);
+      mesh_identity_clear (&net->nodes[i].id);
+    }
+  g_queue_clear_full (&net->frames, frame_free);
+  g_array_unref (net->closes);
+  g_free (net->data);
+  g_bytes_unref (net->manifest);
+  mesh_wire_free (net->m);
+  g_free (net);
+}
+
+static MeshEngine *
+E (Net *net, int i)
+{
+  return net->nodes[i].engine;
+}
+
+static MeshLinkId
+net_connect (Net *net, int a, int b)
+{
+  g_autoptr (GError) error = NULL;
+  Link *l;
+  MeshLinkId id;
+
+  g_assert_cmpint (net->n_links, <, MAX_LINKS);
+  l = &net->links[net->n_links++];
+  l->a = a;
+  l->b = b;
+  l->up = TRUE;
+  id = (MeshLinkId) net->n_links;
+  g_assert_true (mesh_engine_link_up (E (net, a), id, &net->nodes[b].id.pub,
+                                      net->now, &error));
+  g_assert_no_error (error);
+  g_assert_true (mesh_engine_link_up (E (net, b), id, &net->nodes[a].id.pub,
+                                      net->now, &error));
+  g_assert_no_error (error);
+  return id;
+}
+
+static void
+net_disconnect (Net *net, MeshLinkId id)
+{
+  Link *l = &net->links[id - 1];
+
+  if (!l->up)
+    return;
+  l->up = FALSE;
+  for (GList *it = net->frames.head; it != NULL;)
+    {
+      GList *next = it->next;
+      Frame *f = it->data;
+
+      if (f->link == id)
+        {
+          frame_free (f);
+          g_queue_delete_link (&net->frames, it);
+        }
+      it = next;
+    }
+  mesh_engine_link_down (E (net, l->a), id, net->now);
+  mesh_engine_link_down (E (net, l->b), id, net->now);
+}
+
+/* Run frames and timers in time order until node has completed or the
+ * deadline passes; FALSE on the deadline. */
+static gboolean
+net_run_until_complete (Net *net, int node, uint64_t deadline)
+{
+  for (;;)
+    {
+      Frame *f;
+      uint64_t t_timer = UINT64_MAX, t_frame, t;
+
+      if (net->nodes[node].completed_events > 0)
+        return TRUE;
+      while (net->closes->len > 0)
+        {
+          int i = g_array_index (net->closes, int, 0);
+
+          g_array_remove_index (net->closes, 0);
+          net_disconnect (net, (MeshLinkId) i + 1);
+        }
+      f = g_queue_peek_head (&net->frames);
+      t_frame = f ? f->at_ns : UINT64_MAX;
+      for (int i = 0; i < net->n_nodes; i++)
+        t_timer = MIN (t_timer, mesh_engine_next_timeout (E (net, i)));
+      t = MIN (t_frame, t_timer);
+      if (t > deadline)
+        return FALSE;
+      net->now = MAX (net->now, t);
+      if (t_frame <= t_timer)
+        {
+          g_queue_pop_head (&net->frames);
+          if (net->links[f->link - 1].up)
+            mesh_engine_receive (E (net, f->to), f->link, f->frame + 4, f->len - 4,
+                                 net->now);
+          frame_free (f);
+        }
+      else
+        {
+          for (int i = 0; i < net->n_nodes; i++)
+            if (mesh_engine_next_timeout (E (net, i)) <= net->now)
+              mesh_engine_tick (E (net, i), net->now);
+        }
+    }
+}
+
+static void
+add_update (Net *net, int node, gboolean fetch)
+{
+  g_autoptr (GError) error = NULL;
+
+  g_assert_true (mesh_engine_update_add (E (net, node), net->id,
+                                         g_bytes_get_data (net->manifest, NULL),
+                                         g_bytes_get_size (net->manifest),
+                                         fetch, net->now, &error));
+  g_assert_no_error (error);
+}
+
+static void
+fetch_or_fail (Net *net, int node, uint64_t within)
+{
+  if (!net_run_until_complete (net, node, net->now + within))
+    {
+      uint32_t done = 0, total = 0;
+
+      mesh_engine_update_progress (E (net, node), net->id, &done, &total);
+      g_error ("node %d did not complete the update within %" G_GUINT64_FORMAT
+               " ms: %u of %u chunks held", node, within / MS, done, total);
+    }
+}
+
+static MeshEngineStats
+stats_of (Net *net, int node)
+{
+  MeshEngineStats s;
+
+  mesh_engine_get_stats (E (net, node), &s);
+  return s;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Tests */
+
+/* Two peers hold the update; the third fetches from both at once. */
+static void
+test_fetch_two_peers (void)
+{
+  Net *net = net_new (3, 20 * CHUNK + 1000, NULL);
+  uint32_t n = 21;
+  MeshEngineStats s0, s1, s2;
+
+  store_fill (&net->nodes[0], 0, n);
+  store_fill (&net->nodes[1], 0, n);
+  add_update (net, 0, FALSE);
+  add_update (net, 1, FALSE);
+  net_connect (net, 2, 0);
+  net_connect (net, 2, 1);
+  add_update (net, 2, TRUE);
+  fetch_or_fail (net, 2, 10 * SEC);
+
+  assert_holds_update (&net->nodes[2]);
+  g_assert_cmpuint (net->nodes[2].puts, ==, n);
+  g_assert_cmpuint (net->nodes[2].progress_events, ==, n);
+  g_assert_cmpuint (net->nodes[2].completed_events, ==, 1);
+  s0 = stats_of (net, 0);
+  s1 = stats_of (net, 1);
+  s2 = stats_of (net, 2);
+  /* Both peers served a fair share, nothing twice. */
+  g_assert_cmpuint (s0.chunks_served, >=, 5);
+  g_assert_cmpuint (s1.chunks_served, >=, 5);
+  g_assert_cmpuint (s0.chunks_served + s1.chunks_served, ==, n);
+  g_assert_cmpuint (s2.chunks_received, ==, n);
+  g_assert_cmpuint (s2.chunks_bad, ==, 0);
+  /* In parallel: 21 chunks at 4 per peer and 10 ms a round trip. */
+  g_assert_cmpuint (net->nodes[2].completed_at - 1 * SEC, <, 100 * MS);
+  /* The peers that did not fetch report nothing. */
+  g_assert_cmpuint (net->nodes[0].progress_events + net->nodes[0].completed_events, ==, 0);
+  net_free (net);
+}
+
+/* Node 0 serves corrupt chunks: each is asked of node 1 instead, the
+ * update ends correct, and node 0 lost reputation with node 2. */
+static void
+test_corrupt_peer (void)
+{
+  Net *net = net_new (3, 12 * CHUNK, NULL);
+  MeshLinkId bad, good;
+  MeshLinkInfo info;
+  MeshEngineStats s2;
+
+  net->nodes[0].corrupt = TRUE;
+  store_fill (&net->nodes[0], 0, 12);
+  store_fill (&net->nodes[1], 0, 12);
+  add_update (net, 0, FALSE);
+  add_update (net, 1, FALSE);
+  bad = net_connect (net, 2, 0);
+  good = net_connect (net, 2, 1);
+  add_update (net, 2, TRUE);
+  fetch_or_fail (net, 2, 10 * SEC);
+
+  assert_holds_update (&net->nodes[2]);
+  s2 = stats_of (net, 2);
+  g_assert_cmpuint (s2.chunks_bad, >=, 1);
+  g_assert_cmpuint (s2.chunks_received, ==, 12);
+  g_assert_cmpuint (net->nodes[2].bad_events, ==, s2.chunks_bad);
+  g_assert_cmpuint (net->nodes[2].bad_link, ==, bad);
+  /* Every good chunk came from node 1. */
+  g_assert_cmpuint (stats_of (net, 1).chunks_served, >=, 12);
+  /* The bad peer is worse off than the good one. */
+  if (mesh_engine_get_link_info (E (net, 2), bad, &info))
+    {
+      MeshLinkInfo ginfo;
+
+      g_assert_true (mesh_engine_get_link_info (E (net, 2), good, &ginfo));
+      g_assert_cmpint (info.reputation, <, 0);
+      g_assert_cmpint (info.reputation, <, ginfo.reputation);
+    }
+  else
+    /* Penalized down to the minimum: the link was closed. */
+    g_assert_false (net->links[bad - 1].up);
+  net_free (net);
+}
+
+/* A node holding half the chunks asks only for the other half. */
+static void
+test_resume (void)
+{
+  Net *net = net_new (2, 16 * CHUNK, NULL);
+  MeshEngineStats s0, s1;
+  uint32_t done = 0, total = 0;
+
+  store_fill (&net->nodes[0], 0, 16);
+  store_fill (&net->nodes[1], 0, 8);
+  add_update (net, 0, FALSE);
+  net_connect (net, 0, 1);
+  add_update (net, 1, TRUE);
+  g_assert_true (mesh_engine_update_progress (E (net, 1), net->id, &done, &total));
+  g_assert_cmpuint (done, ==, 8);
+  g_assert_cmpuint (total, ==, 16);
+  fetch_or_fail (net, 1, 10 * SEC);
+
+  assert_holds_update (&net->nodes[1]);
+  s0 = stats_of (net, 0);
+  s1 = stats_of (net, 1);
+  g_assert_cmpuint (s0.chunks_served, ==, 8);
+  g_assert_cmpuint (s1.chunks_received, ==, 8);
+  g_assert_cmpuint (net->nodes[1].puts, ==, 8);
+  net_free (net);
+
+  /* Everything held already: completed at once, nothing asked. */
+  net = net_new (2, 4 * CHUNK, NULL);
+  store_fill (&net->nodes[0], 0, 4);
+  store_fill (&net->nodes[1], 0, 4);
+  add_update (net, 0, FALSE);
+  net_connect (net, 0, 1);
+  add_update (net, 1, TRUE);
+  g_assert_cmpuint (net->nodes[1].completed_events, ==, 1);
+  g_assert_cmpuint (stats_of (net, 1).chunk_requests_sent, ==, 0);
+  net_free (net);
+}
+
+/* With a download limit of 256 KiB/s, 1 MiB takes about 4 s of virtual
+ * time, and at no time is more held than the limit allows. */
+static void
+test_bandwidth_limit (void)
+{
+  MeshEngineConfig config;
+  const uint64_t rate = 256 * 1024;
+  Net *net;
+  uint64_t start, took;
+  Node *n1;
+
+  mesh_engine_config_init (&config);
+  config.update_bytes_per_s = rate;
+  net = net_new (2, 16 * CHUNK, &config);
+  store_fill (&net->nodes[0], 0, 16);
+  add_update (net, 0, FALSE);
+  net_connect (net, 0, 1);
+  start = net->now;
+  add_update (net, 1, TRUE);
+  fetch_or_fail (net, 1, 30 * SEC);
+  n1 = &net->nodes[1];
+  assert_holds_update (n1);
+  took = n1->completed_at - start;
+  /* (1 MiB - one chunk of allowance) at 256 KiB/s = 3.75 s. */
+  g_assert_cmpuint (took, >=, 3750 * MS);
+  g_assert_cmpuint (took, <, 5 * SEC);
+  for (guint i = 0; i < n1->progress->len; i++)
+    {
+      Sample *s = &g_array_index (n1->progress, Sample, i);
+      double allowed = (double) (s->at_ns - start) / 1e9 * (double) rate
+                       + 2.0 * CHUNK;
+
+      g_assert_cmpfloat ((double) s->bytes, <=, allowed);
+    }
+  net_free (net);
+}
+
+/* Without the limit the same download takes a few round trips. */
+static void
+test_no_limit_fast (void)
+{
+  Net *net = net_new (2, 16 * CHUNK, NULL);
+
+  store_fill (&net->nodes[0], 0, 16);
+  add_update (net, 0, FALSE);
+  net_connect (net, 0, 1);
+  add_update (net, 1, TRUE);
+  fetch_or_fail (net, 1, 1 * SEC);
+  g_assert_cmpuint (net->nodes[1].completed_at - 1 * SEC, <, 100 * MS);
+  net_free (net);
+}
+
+/* A peer without the update does not answer: its chunks time out and
+ * are asked of the peer that has it. */
+static void
+test_peer_without_update (void)
+{
+  Net *net = net_new (3, 8 * CHUNK, NULL);
+  MeshEngineStats s2;
+
+  store_fill (&net->nodes[1], 0, 8);
+  add_update (net, 1, FALSE);
+  net_connect (net, 2, 0);
+  net_connect (net, 2, 1);
+  add_update (net, 2, TRUE);
+  fetch_or_fail (net, 2, 20 * SEC);
+  assert_holds_update (&net->nodes[2]);
+  s2 = stats_of (net, 2);
+  g_assert_cmpuint (s2.chunk_timeouts, >=, 1);
+  g_assert_cmpuint (stats_of (net, 0).chunks_served, ==, 0);
+  net_free (net);
+}
+
+/* API errors: no store, too many updates, a manifest whose hashes do
+ * not fit its size. */
+static void
+test_add_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  MeshEngineConfig config;
+  MeshEngineCallbacks cb = { cb_send_frame, cb_close_link, NULL, cb_event, cb_random };
+  Net *net;
+  MeshEngine *bare;
+  uint8_t other[MESH_SHA256_LEN];
+
+  mesh_engine_config_init (&config);
+  config.update_max = 1;
+  net = net_new (1, 2 * CHUNK, &config);
+  bare = mesh_engine_new (&net->nodes[0].id, &net->config, &cb, &net->nodes[0], net->now);
+  g_assert_false (mesh_engine_update_add (bare, net->id,
+                                          g_bytes_get_data (net->manifest, NULL),
+                                          g_bytes_get_size (net->manifest),
+                                          TRUE, net->now, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT);
+  g_clear_error (&error);
+  mesh_engine_free (bare);
+
+  add_update (net, 0, FALSE);
+  add_update (net, 0, FALSE);   /* again: no new entry */
+  memset (other, 7, sizeof other);
+  g_assert_false (mesh_engine_update_add (E (net, 0), other,
+                                          g_bytes_get_data (net->manifest, NULL),
+                                          g_bytes_get_size (net->manifest),
+                                          TRUE, net->now, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED);
+  g_clear_error (&error);
+  mesh_engine_update_remove (E (net, 0), net->id);
+  g_assert_false (mesh_engine_update_progress (E (net, 0), net->id, NULL, NULL));
+  g_assert_false (mesh_engine_update_add (E (net, 0), other,
+                                          (const uint8_t *) "garbage", 7,
+                                          TRUE, net->now, &error));
+  g_assert_nonnull (error);
+  net_free (net);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/distribute/fetch-two-peers", test_fetch_two_peers);
+  g_test_add_func ("/distribute/corrupt-peer", test_corrupt_peer);
+  g_test_add_func ("/distribute/resume", test_resume);
+  g_test_add_func ("/distribute/bandwidth-limit", test_bandwidth_limit);
+  g_test_add_func ("/distribute/no-limit-fast", test_no_limit_fast);
+  g_test_add_func ("/distribute/peer-without-update", test_peer_without_update);
+  g_test_add_func ("/distribute/add-errors", test_add_errors);
+  return g_test_run ();
+}
