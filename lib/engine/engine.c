@@ -626,6 +626,131 @@ updist_event_cb (void *ctx, const MeshEvent *ev)
   queue_event (ctx, ev);
 }
 
+static size_t
+private_max_data (const MeshEngine *e)
+{
+  return e->config.max_frame_size - MESH_WIRE_MAX_ENVELOPE - MESH_PRIVATE_OVERHEAD;
+}
+
+/* Answer an "update-manifest" query for an update we track; FALSE when
+ * it is not one (the application gets it). */
+static gboolean
+answer_manifest_query (MeshEngine *e, const MeshPublicBundle *sender,
+                       const MeshWireQuery *q, uint64_t now_ns)
+{
+  MeshWireResponse r = MESHARA__V1__RESPONSE_MESSAGE__INIT;
+  g_autoptr (GError) error = NULL;
+  GBytes *manifest;
+  size_t len;
+
+  if (g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_MANIFEST) != 0
+      || q->body.len != MESH_WIRE_ID_LEN
+      || (manifest = mesh_updist_manifest (e->updist, q->body.data)) == NULL)
+    return FALSE;
+  r.query_id = q->query_id;
+  r.code = MESH_WIRE_RESPONSE_OK;
+  r.body.data = (uint8_t *) g_bytes_get_data (manifest, &len);
+  r.body.len = len;
+  len = mesh_msg_buf_encode (&e->payload_buf, &r.base);
+  if (!mesh_private_send_type (e->priv, MESH_WIRE_TYPE_RESPONSE, sender,
+                               e->payload_buf.data, len, private_max_data (e),
+                               now_ns, NULL, &error))
+    g_debug ("cannot answer a manifest query: %s", error->message);
+  return TRUE;
+}
+
+static void
+private_content_cb (void *ctx, uint32_t type, const MeshPublicBundle *sender,
+                    const uint8_t *body, size_t len, uint64_t now_ns)
+{
+  MeshEngine *e = ctx;
+  MeshEvent ev = { 0 };
+
+  if (type == MESH_WIRE_TYPE_QUERY)
+    {
+      g_autoptr (MeshWireQuery) q = mesh_wire_decode_query (body, len, NULL);
+
+      if (q == NULL || answer_manifest_query (e, sender, q, now_ns))
+        return;
+      ev.type = MESH_EVENT_QUERY_RECEIVED;
+    }
+  else
+    {
+      g_autoptr (MeshWireResponse) r = mesh_wire_decode_response (body, len, NULL);
+
+      if (r == NULL || mesh_updist_query_response (e->updist, sender->node_id,
+                                                   r, now_ns))
+        return;
+      ev.type = MESH_EVENT_RESPONSE_RECEIVED;
+    }
+  ev.bundle = sender;
+  ev.node_id = sender->node_id;
+  ev.data = body;
+  ev.len = len;
+  queue_event (e, &ev);
+}
+
+gboolean
+mesh_engine_update_query_manifest (MeshEngine *e, const MeshPublicBundle *from,
+                                   const uint8_t *manifest_id, uint64_t now_ns,
+                                   GError **error)
+{
+  MeshWireQuery q = MESHARA__V1__QUERY_MESSAGE__INIT;
+  uint8_t qid[MESH_WIRE_QUERY_ID_LEN];
+  MeshPublicBundle peer;
+  gboolean ok;
+  size_t len;
+
+  g_return_val_if_fail (e != NULL, FALSE);
+  g_return_val_if_fail (from != NULL, FALSE);
+  g_return_val_if_fail (manifest_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  peer = *from;
+  mesh_node_id (peer.ed_pub, peer.node_id);
+  e->cb.random (e->user_data, qid, sizeof qid);
+  q.query_id.data = qid;
+  q.query_id.len = sizeof qid;
+  q.query_type = (char *) MESH_WIRE_QUERY_UPDATE_MANIFEST;
+  q.body.data = (uint8_t *) manifest_id;
+  q.body.len = MESH_WIRE_ID_LEN;
+  enter (e);
+  ok = mesh_updist_query_start (e->updist, manifest_id, peer.node_id, qid,
+                                now_ns, error);
+  if (ok)
+    {
+      len = mesh_msg_buf_encode (&e->payload_buf, &q.base);
+      ok = mesh_private_send_type (e->priv, MESH_WIRE_TYPE_QUERY, &peer,
+                                   e->payload_buf.data, len,
+                                   private_max_data (e), now_ns, NULL, error);
+      /* A query that could not be sent waits for nothing: its timeout
+       * will report it, which is harmless, but say it now. */
+    }
+  leave (e);
+  return ok;
+}
+
+gboolean
+mesh_engine_send_content (MeshEngine *e, const MeshPublicBundle *to,
+                          uint32_t type, const uint8_t *data, size_t len,
+                          uint64_t now_ns, uint8_t *id_out, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (e != NULL && to != NULL && (data != NULL || len == 0), FALSE);
+  if (type != MESH_WIRE_TYPE_QUERY && type != MESH_WIRE_TYPE_RESPONSE)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "content of type %" G_GUINT32_FORMAT " is neither a query "
+                   "nor a response", type);
+      return FALSE;
+    }
+  enter (e);
+  ok = mesh_private_send_type (e->priv, type, to, data, len,
+                               private_max_data (e), now_ns, id_out, error);
+  leave (e);
+  return ok;
+}
+
 void
 mesh_engine_set_chunk_store (MeshEngine *e, const MeshChunkStoreFuncs *funcs,
                              void *store)
@@ -1201,6 +1326,7 @@ mesh_engine_config_init (MeshEngineConfig *c)
   c->update_request_timeout_ns = 2 * S;
   c->update_bytes_per_s = 0;
   c->update_serve_per_request = 16;
+  c->update_query_timeout_ns = 10 * S;
 }
 
 /* Bring values a caller may have left at 0 or out of range into range. */
@@ -1254,6 +1380,8 @@ config_sanitize (MeshEngineConfig *c)
                                        : d.update_inflight_per_peer, 1u, 64u);
   if (c->update_request_timeout_ns == 0)
     c->update_request_timeout_ns = d.update_request_timeout_ns;
+  if (c->update_query_timeout_ns == 0)
+    c->update_query_timeout_ns = d.update_query_timeout_ns;
   c->update_serve_per_request = CLAMP (c->update_serve_per_request
                                        ? c->update_serve_per_request
                                        : d.update_serve_per_request, 1u,
@@ -1270,7 +1398,7 @@ mesh_engine_new (const MeshIdentity *self, const MeshEngineConfig *config,
   MeshPrivateConfig pc;
   MeshPrivateCallbacks pcb = {
     private_send_cb, private_event_cb, private_accept_cb, private_no_route_cb,
-    private_unanswered_cb,
+    private_unanswered_cb, private_content_cb,
   };
 
   g_return_val_if_fail (self != NULL && callbacks != NULL, NULL);

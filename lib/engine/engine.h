@@ -72,6 +72,18 @@ typedef enum {
   MESH_EVENT_UPDATE_BAD_CHUNK,     /* message_id, link, node_id = the peer
                                     * that sent a chunk not matching the
                                     * manifest, reason; chunks_done = index */
+  MESH_EVENT_UPDATE_MANIFEST,      /* answer to mesh_engine_update_query_
+                                    * manifest(): message_id = manifest ID,
+                                    * node_id = who was asked; data/len = the
+                                    * encoded manifest (not yet verified), or
+                                    * reason when none came */
+  MESH_EVENT_QUERY_RECEIVED,       /* bundle and node_id = asker, data/len =
+                                    * encoded QueryMessage the engine did not
+                                    * answer itself; answer with
+                                    * mesh_engine_send_content (RESPONSE) */
+  MESH_EVENT_RESPONSE_RECEIVED,    /* bundle, node_id, data/len = encoded
+                                    * ResponseMessage to none of the
+                                    * engine's own queries */
 } MeshEventType;
 
 typedef struct {
@@ -149,6 +161,7 @@ typedef struct {
                                    * asked of another peer; default 2 s */
   uint64_t update_bytes_per_s;    /* download limit over all updates; 0 none */
   uint32_t update_serve_per_request; /* chunks answered per request; 16 */
+  uint64_t update_query_timeout_ns; /* manifest queries; default 10 s */
 } MeshEngineConfig;
 
 typedef struct {
@@ -300,6 +313,29 @@ gboolean mesh_engine_update_add (MeshEngine *engine,
                                  const uint8_t *manifest, size_t len,
                                  gboolean fetch, uint64_t now_ns,
                                  GError **error);
+/* Ask the node from (an authority, or the node that announced the
+ * update) for the manifest with this ID, end-to-end encrypted (QUERY
+ * "update-manifest").  A node answers such a query itself for the
+ * updates it tracks.  The result comes as MESH_EVENT_UPDATE_MANIFEST:
+ * the manifest, still to be verified and then given to
+ * mesh_engine_update_add(), or a reason (the answer's code and message,
+ * or no answer within update_query_timeout_ns).  EXHAUSTED at update_max
+ * queries waiting; otherwise as mesh_engine_send_private(). */
+gboolean mesh_engine_update_query_manifest (MeshEngine *engine,
+                                            const MeshPublicBundle *from,
+                                            const uint8_t *manifest_id,
+                                            uint64_t now_ns, GError **error);
+
+/* Send an encoded QueryMessage (type MESH_WIRE_TYPE_QUERY) or
+ * ResponseMessage (MESH_WIRE_TYPE_RESPONSE) in an end-to-end session,
+ * delivered and acknowledged like a private message.  INVALID_ARGUMENT
+ * for another type. */
+gboolean mesh_engine_send_content (MeshEngine *engine,
+                                   const MeshPublicBundle *to, uint32_t type,
+                                   const uint8_t *data, size_t len,
+                                   uint64_t now_ns, uint8_t *id_out,
+                                   GError **error);
+
 /* Stop fetching and serving it. */
 void mesh_engine_update_remove (MeshEngine *engine, const uint8_t *update_id);
 /* Chunks held of a tracked update and their number; FALSE if untracked. */

@@ -26,7 +26,15 @@ typedef struct {
 } Chunk;
 
 typedef struct {
+  uint8_t query_id[MESH_WIRE_QUERY_ID_LEN];
+  uint8_t manifest_id[MESH_SHA256_LEN];
+  uint8_t node_id[MESH_NODE_ID_LEN];
+  uint64_t deadline_ns;
+} Query;
+
+typedef struct {
   uint8_t id[MESH_SHA256_LEN];
+  GBytes *encoded;
   MeshWireUpdateManifest *m;
   gboolean fetch;
   gboolean completed;
@@ -53,6 +61,7 @@ struct MeshUpdist {
   gboolean has_store;
   GPtrArray *updates;           /* Update */
   GArray *peers;                /* Peer, at most max_links */
+  GArray *queries;              /* Query, at most update_max */
   uint32_t rr;                  /* peer to start with, rotating */
   /* Download limit: may go one chunk into debt. */
   double tokens;
@@ -67,6 +76,7 @@ update_free (gpointer p)
   Update *up = p;
 
   mesh_wire_free (up->m);
+  g_bytes_unref (up->encoded);
   g_free (up->chunks);
   g_free (up);
 }
@@ -83,6 +93,7 @@ mesh_updist_new (const MeshEngineConfig *config, const MeshUpdistCallbacks *cb,
   u->ctx = ctx;
   u->updates = g_ptr_array_new_with_free_func (update_free);
   u->peers = g_array_new (FALSE, TRUE, sizeof (Peer));
+  u->queries = g_array_new (FALSE, TRUE, sizeof (Query));
   u->tokens = 0;
   u->tokens_ns = now_ns;
   u->next_ns = UINT64_MAX;
@@ -96,6 +107,7 @@ mesh_updist_free (MeshUpdist *u)
     return;
   g_ptr_array_unref (u->updates);
   g_array_unref (u->peers);
+  g_array_unref (u->queries);
   g_free (u);
 }
 
@@ -207,6 +219,9 @@ recompute_next (MeshUpdist *u, uint64_t now_ns)
 {
   uint64_t t = UINT64_MAX;
   gboolean wanting = FALSE;
+
+  for (guint i = 0; i < u->queries->len; i++)
+    t = MIN (t, g_array_index (u->queries, Query, i).deadline_ns);
 
   for (guint i = 0; i < u->updates->len; i++)
     {
@@ -365,6 +380,7 @@ mesh_updist_add (MeshUpdist *u, const uint8_t *id, const uint8_t *manifest,
   up = g_new0 (Update, 1);
   memcpy (up->id, id, MESH_SHA256_LEN);
   up->m = g_steal_pointer (&m);
+  up->encoded = g_bytes_new (manifest, len);
   up->fetch = fetch;
   up->n_chunks = (uint32_t) want;
   up->chunks = g_new0 (Chunk, up->n_chunks);
@@ -551,6 +567,102 @@ mesh_updist_handle_chunk (MeshUpdist *u, MeshLinkId link,
   return TRUE;
 }
 
+GBytes *
+mesh_updist_manifest (const MeshUpdist *u, const uint8_t *id)
+{
+  Update *up = find_update (u, id);
+
+  return up ? up->encoded : NULL;
+}
+
+gboolean
+mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
+                         const uint8_t *node_id,
+                         const uint8_t query_id[MESH_WIRE_QUERY_ID_LEN],
+                         uint64_t now_ns, GError **error)
+{
+  Query q;
+
+  if (u->queries->len >= u->config.update_max)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
+                   "%u manifest queries are waiting for an answer already",
+                   u->queries->len);
+      return FALSE;
+    }
+  memset (&q, 0, sizeof q);
+  memcpy (q.query_id, query_id, MESH_WIRE_QUERY_ID_LEN);
+  memcpy (q.manifest_id, manifest_id, MESH_SHA256_LEN);
+  memcpy (q.node_id, node_id, MESH_NODE_ID_LEN);
+  q.deadline_ns = now_ns + u->config.update_query_timeout_ns;
+  g_array_append_val (u->queries, q);
+  u->next_ns = MIN (u->next_ns, q.deadline_ns);
+  return TRUE;
+}
+
+static void
+emit_manifest (MeshUpdist *u, const Query *q, const uint8_t *data, size_t len,
+               const char *reason)
+{
+  MeshEvent ev;
+
+  memset (&ev, 0, sizeof ev);
+  ev.type = MESH_EVENT_UPDATE_MANIFEST;
+  ev.message_id = q->manifest_id;
+  ev.node_id = q->node_id;
+  ev.data = data;
+  ev.len = len;
+  ev.reason = reason;
+  u->cb.event (u->ctx, &ev);
+}
+
+static const char *
+response_code_name (int code)
+{
+  switch (code)
+    {
+    case MESH_WIRE_RESPONSE_OK:
+      return "OK";
+    case MESH_WIRE_RESPONSE_NOT_FOUND:
+      return "NOT_FOUND";
+    case MESH_WIRE_RESPONSE_UNAUTHORIZED:
+      return "UNAUTHORIZED";
+    default:
+      return "ERROR";
+    }
+}
+
+gboolean
+mesh_updist_query_response (MeshUpdist *u, const uint8_t *node_id,
+                            const MeshWireResponse *r, uint64_t now_ns)
+{
+  for (guint i = 0; i < u->queries->len; i++)
+    {
+      Query q = g_array_index (u->queries, Query, i);
+
+      if (r->query_id.len != MESH_WIRE_QUERY_ID_LEN
+          || memcmp (q.query_id, r->query_id.data, MESH_WIRE_QUERY_ID_LEN) != 0
+          || memcmp (q.node_id, node_id, MESH_NODE_ID_LEN) != 0)
+        continue;
+      g_array_remove_index_fast (u->queries, i);
+      if (r->code == MESH_WIRE_RESPONSE_OK && r->body.len > 0)
+        emit_manifest (u, &q, r->body.data, r->body.len, NULL);
+      else
+        {
+          char *reason = g_strdup_printf ("the node answered %s%s%s",
+                                          response_code_name (r->code),
+                                          r->message && *r->message ? ": " : "",
+                                          r->message ? r->message : "");
+
+          emit_manifest (u, &q, NULL, 0, reason);
+          g_free (reason);
+        }
+      recompute_next (u, now_ns);
+      return TRUE;
+    }
+  return FALSE;
+}
+
 uint64_t
 mesh_updist_next_timeout (const MeshUpdist *u)
 {
@@ -562,6 +674,18 @@ mesh_updist_tick (MeshUpdist *u, uint64_t now_ns)
 {
   if (now_ns < u->next_ns)
     return;
+  for (guint i = 0; i < u->queries->len;)
+    {
+      Query q = g_array_index (u->queries, Query, i);
+
+      if (q.deadline_ns > now_ns)
+        {
+          i++;
+          continue;
+        }
+      g_array_remove_index_fast (u->queries, i);
+      emit_manifest (u, &q, NULL, 0, "no answer to the manifest query in time");
+    }
   for (guint i = 0; i < u->updates->len; i++)
     {
       Update *up = g_ptr_array_index (u->updates, i);

@@ -51,6 +51,23 @@ gboolean mesh_updist_handle_chunk (MeshUpdist *u, MeshLinkId link,
                                    const uint8_t *payload, size_t len,
                                    uint64_t now_ns);
 
+/* The encoded manifest of a tracked update, for answering queries;
+ * NULL when untracked.  (transfer none) */
+GBytes *mesh_updist_manifest (const MeshUpdist *u, const uint8_t *id);
+
+/* A manifest query was sent to node_id under query_id: wait for its
+ * answer until now_ns + update_query_timeout_ns.  FALSE (EXHAUSTED) at
+ * update_max queries waiting. */
+gboolean mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
+                                  const uint8_t *node_id,
+                                  const uint8_t query_id[MESH_WIRE_QUERY_ID_LEN],
+                                  uint64_t now_ns, GError **error);
+/* A response from node_id; TRUE when it answered one of our manifest
+ * queries (the event is then emitted), FALSE for anything else. */
+gboolean mesh_updist_query_response (MeshUpdist *u, const uint8_t *node_id,
+                                     const MeshWireResponse *r,
+                                     uint64_t now_ns);
+
 uint64_t mesh_updist_next_timeout (const MeshUpdist *u);
 void mesh_updist_tick (MeshUpdist *u, uint64_t now_ns);
 

@@ -3,7 +3,9 @@
  * clock, each node with a chunk store in memory.  Covers fetching from
  * two peers in parallel, a peer serving corrupt chunks (asked of the
  * other peer instead, and the bad one loses reputation), resuming from
- * chunks already held, the download rate limit, and serving bounds. */
+ * chunks already held, the download rate limit, peers without the
+ * update, and manifest queries answered by the engine, by the
+ * application, or not at all. */
 #include "config.h"
 
 #include <string.h>
@@ -39,6 +41,11 @@ typedef struct {
   uint64_t completed_at;
   MeshLinkId bad_link;
   GArray *progress;             /* Sample: time and bytes held */
+  /* Manifest queries. */
+  guint manifest_events, queries_seen;
+  GBytes *manifest_got;
+  char *manifest_reason;
+  gboolean answer_not_found;    /* the application answers queries so */
 } Node;
 
 typedef struct {
@@ -222,6 +229,38 @@ cb_event (void *user_data, const MeshEvent *ev)
       node->bad_events++;
       node->bad_link = ev->link;
       break;
+    case MESH_EVENT_UPDATE_MANIFEST:
+      g_assert_cmpmem (ev->message_id, MESH_SHA256_LEN, net->id, MESH_SHA256_LEN);
+      g_assert_nonnull (ev->node_id);
+      node->manifest_events++;
+      g_clear_pointer (&node->manifest_got, g_bytes_unref);
+      g_clear_pointer (&node->manifest_reason, g_free);
+      if (ev->data != NULL)
+        node->manifest_got = g_bytes_new (ev->data, ev->len);
+      node->manifest_reason = g_strdup (ev->reason);
+      break;
+    case MESH_EVENT_QUERY_RECEIVED:
+      node->queries_seen++;
+      if (node->answer_not_found)
+        {
+          g_autoptr (MeshWireQuery) q = mesh_wire_decode_query (ev->data, ev->len, NULL);
+          MeshWireResponse r = MESHARA__V1__RESPONSE_MESSAGE__INIT;
+          g_autoptr (GError) error = NULL;
+          guint8 buf[256];
+          size_t len;
+
+          g_assert_nonnull (q);
+          g_assert_cmpstr (q->query_type, ==, MESH_WIRE_QUERY_UPDATE_MANIFEST);
+          r.query_id = q->query_id;
+          r.code = MESH_WIRE_RESPONSE_NOT_FOUND;
+          r.message = (char *) "no such update here";
+          len = protobuf_c_message_pack (&r.base, buf);
+          g_assert_true (mesh_engine_send_content (node->engine, ev->bundle,
+                                                   MESH_WIRE_TYPE_RESPONSE, buf, len,
+                                                   net->now, NULL, &error));
+          g_assert_no_error (error);
+        }
+      break;
     default:
       break;
     }
@@ -300,6 +339,8 @@ net_free (Net *net)
       mesh_engine_free (net->nodes[i].engine);
       g_hash_table_unref (net->nodes[i].chunks);
       g_array_unref (net->nodes[i].progress);
+      g_clear_pointer (&net->nodes[i].manifest_got, g_bytes_unref);
+      g_free (net->nodes[i].manifest_reason);
       mesh_identity_clear (&net->nodes[i].id);
     }
   g_queue_clear_full (&net->frames, frame_free);
@@ -362,17 +403,17 @@ net_disconnect (Net *net, MeshLinkId id)
   mesh_engine_link_down (E (net, l->b), id, net->now);
 }
 
-/* Run frames and timers in time order until node has completed or the
+/* Run frames and timers in time order until *watch is non-zero or the
  * deadline passes; FALSE on the deadline. */
 static gboolean
-net_run_until_complete (Net *net, int node, uint64_t deadline)
+net_run_until (Net *net, const guint *watch, uint64_t deadline)
 {
   for (;;)
     {
       Frame *f;
       uint64_t t_timer = UINT64_MAX, t_frame, t;
 
-      if (net->nodes[node].completed_events > 0)
+      if (*watch > 0)
         return TRUE;
       while (net->closes->len > 0)
         {
@@ -404,6 +445,12 @@ net_run_until_complete (Net *net, int node, uint64_t deadline)
               mesh_engine_tick (E (net, i), net->now);
         }
     }
+}
+
+static gboolean
+net_run_until_complete (Net *net, int node, uint64_t deadline)
+{
+  return net_run_until (net, &net->nodes[node].completed_events, deadline);
 }
 
 static void
@@ -676,6 +723,62 @@ test_add_errors (void)
   net_free (net);
 }
 
+/* The manifest, asked of a node that tracks the update: the engine
+ * answers it; of one that does not: its application answers NOT_FOUND,
+ * or nobody answers and the query times out. */
+static void
+test_manifest_query (void)
+{
+  g_autoptr (GError) error = NULL;
+  Net *net = net_new (3, 3 * CHUNK, NULL);
+  Node *asker = &net->nodes[1];
+
+  store_fill (&net->nodes[0], 0, 3);
+  add_update (net, 0, FALSE);
+  net_connect (net, 0, 1);
+  net_connect (net, 1, 2);
+
+  g_assert_true (mesh_engine_update_query_manifest (E (net, 1), &net->nodes[0].id.pub,
+                                                    net->id, net->now, &error));
+  g_assert_no_error (error);
+  if (!net_run_until (net, &asker->manifest_events, net->now + 5 * SEC))
+    g_error ("no answer to the manifest query of a node tracking the update");
+  g_assert_null (asker->manifest_reason);
+  g_assert_nonnull (asker->manifest_got);
+  g_assert_true (g_bytes_equal (asker->manifest_got, net->manifest));
+  g_assert_cmpuint (net->nodes[0].queries_seen, ==, 0);
+
+  /* With the manifest, the asker fetches from the node it asked. */
+  add_update (net, 1, TRUE);
+  fetch_or_fail (net, 1, 5 * SEC);
+  assert_holds_update (asker);
+
+  /* Node 2 does not track it; its application says NOT_FOUND. */
+  net->nodes[2].answer_not_found = TRUE;
+  g_assert_true (mesh_engine_update_query_manifest (E (net, 0), &net->nodes[2].id.pub,
+                                                    net->id, net->now, &error));
+  g_assert_no_error (error);
+  if (!net_run_until (net, &net->nodes[0].manifest_events, net->now + 5 * SEC))
+    g_error ("no NOT_FOUND answer to the manifest query");
+  g_assert_null (net->nodes[0].manifest_got);
+  g_assert_nonnull (strstr (net->nodes[0].manifest_reason, "NOT_FOUND"));
+  g_assert_nonnull (strstr (net->nodes[0].manifest_reason, "no such update here"));
+  g_assert_cmpuint (net->nodes[2].queries_seen, ==, 1);
+
+  /* Nobody answers: the query times out. */
+  net->nodes[2].answer_not_found = FALSE;
+  net->nodes[0].manifest_events = 0;
+  g_assert_true (mesh_engine_update_query_manifest (E (net, 0), &net->nodes[2].id.pub,
+                                                    net->id, net->now, &error));
+  g_assert_no_error (error);
+  if (!net_run_until (net, &net->nodes[0].manifest_events, net->now + 30 * SEC))
+    g_error ("an unanswered manifest query never timed out");
+  g_assert_null (net->nodes[0].manifest_got);
+  g_assert_nonnull (strstr (net->nodes[0].manifest_reason, "no answer"));
+  g_assert_cmpuint (net->nodes[2].queries_seen, ==, 2);
+  net_free (net);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -687,5 +790,6 @@ main (int argc, char **argv)
   g_test_add_func ("/distribute/no-limit-fast", test_no_limit_fast);
   g_test_add_func ("/distribute/peer-without-update", test_peer_without_update);
   g_test_add_func ("/distribute/add-errors", test_add_errors);
+  g_test_add_func ("/distribute/manifest-query", test_manifest_query);
   return g_test_run ();
 }
