@@ -605,6 +605,7 @@ on_lookup_done (Run *run, uint32_t node, const MeshEvent *ev)
 
 static void on_update_notice (Run *run, uint32_t node, const MeshEvent *ev);
 static void on_update_completed (Run *run, uint32_t node, const MeshEvent *ev);
+static void on_update_manifest (Run *run, uint32_t node, const MeshEvent *ev);
 
 static void
 on_event (MeshSim *sim, uint32_t node, const MeshEvent *ev, void *user_data)
@@ -630,6 +631,10 @@ on_event (MeshSim *sim, uint32_t node, const MeshEvent *ev, void *user_data)
     case MESH_EVENT_UPDATE_COMPLETED:
       if (run->upd != NULL)
         on_update_completed (run, node, ev);
+      break;
+    case MESH_EVENT_UPDATE_MANIFEST:
+      if (run->upd != NULL)
+        on_update_manifest (run, node, ev);
       break;
     case MESH_EVENT_LOOKUP_DONE:
       on_lookup_done (run, node, ev);
@@ -1780,6 +1785,8 @@ struct UpdRun {
   uint64_t last_done_ns;
   uint64_t corrupt_stored;      /* chunks kept that differ from the package */
   uint64_t notices_rejected;
+  uint64_t manifests_rejected, query_failures;
+  uint8_t *queries;             /* per node: manifest queries sent */
 };
 
 static gboolean
@@ -1831,9 +1838,63 @@ upd_put (void *store, const uint8_t *update_id, uint32_t index,
 
 static const MeshChunkStoreFuncs upd_store_funcs = { upd_has, upd_get, upd_put };
 
-/* A node hears the notice: checked k of n against its trust store, the
- * manifest obtained (here from the run, as the answer to an
- * update-manifest query would bring it) and checked, then fetched. */
+#define UPD_MAX_QUERIES 5
+
+/* Ask the authority for the manifest (its engine answers). */
+static void
+upd_query (Run *run, uint32_t node)
+{
+  UpdRun *u = run->upd;
+  g_autoptr (GError) error = NULL;
+
+  if (u->queries[node] >= UPD_MAX_QUERIES)
+    {
+      fail (run, "node %u got no manifest in %d queries", node, UPD_MAX_QUERIES);
+      return;
+    }
+  u->queries[node]++;
+  if (!mesh_engine_update_query_manifest (mesh_sim_node_engine (run->sim, node),
+                                          mesh_sim_node_bundle (run->sim, u->authority),
+                                          u->id, mesh_sim_now (run->sim), &error))
+    fail (run, "node %u cannot ask for the manifest: %s", node, error->message);
+}
+
+/* The answer to a manifest query: checked (its ID, k of n, the version)
+ * and fetched; no answer: asked again. */
+static void
+on_update_manifest (Run *run, uint32_t node, const MeshEvent *ev)
+{
+  UpdRun *u = run->upd;
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (GError) error = NULL;
+  uint8_t id[MESH_SHA256_LEN];
+
+  if (ev->data == NULL)
+    {
+      u->query_failures++;
+      g_debug ("update: node %u: %s", node, ev->reason ? ev->reason : "?");
+      upd_query (run, node);
+      return;
+    }
+  m = mesh_update_manifest_parse (ev->data, ev->len, &error);
+  if (m != NULL)
+    mesh_update_manifest_digest (m, id);
+  if (m == NULL || memcmp (id, u->id, MESH_SHA256_LEN) != 0
+      || !mesh_update_manifest_verify (m, u->trust, 1, NULL, &error))
+    {
+      u->manifests_rejected++;
+      fail (run, "node %u rejects the manifest it was sent: %s", node,
+            error ? error->message : "another ID");
+      return;
+    }
+  if (!mesh_engine_update_add (mesh_sim_node_engine (run->sim, node), u->id,
+                               ev->data, ev->len, TRUE, mesh_sim_now (run->sim),
+                               &error))
+    fail (run, "node %u cannot fetch the update: %s", node, error->message);
+}
+
+/* A node hears the notice: checked k of n against its trust store, then
+ * the manifest is asked of the authority. */
 static void
 on_update_notice (Run *run, uint32_t node, const MeshEvent *ev)
 {
@@ -1849,8 +1910,7 @@ on_update_notice (Run *run, uint32_t node, const MeshEvent *ev)
   notice = mesh_update_notice_parse (ev->data, ev->len, &error);
   if (notice == NULL
       || !mesh_update_notice_verify (notice, u->trust, 1, &error)
-      || !mesh_update_notice_matches (notice, u->m, &error)
-      || !mesh_update_manifest_verify (u->m, u->trust, 1, NULL, &error))
+      || memcmp (notice->manifest_id.data, u->id, MESH_SHA256_LEN) != 0)
     {
       u->notices_rejected++;
       g_debug ("update: node %u rejects the notice: %s", node,
@@ -1862,11 +1922,7 @@ on_update_notice (Run *run, uint32_t node, const MeshEvent *ev)
   add_sample (run->bc_hops, ev->hops);
   if (node == u->authority || node == u->malicious)
     return;
-  if (!mesh_engine_update_add (mesh_sim_node_engine (run->sim, node), u->id,
-                               g_bytes_get_data (u->manifest, NULL),
-                               g_bytes_get_size (u->manifest), TRUE,
-                               mesh_sim_now (run->sim), &error))
-    fail (run, "node %u cannot fetch the update: %s", node, error->message);
+  upd_query (run, node);
 }
 
 static void
@@ -1933,6 +1989,7 @@ upd_free (UpdRun *u)
   g_free (u->stores);
   g_free (u->announced);
   g_free (u->completed);
+  g_free (u->queries);
   g_free (u);
 }
 
@@ -1984,6 +2041,7 @@ upd_prepare (Run *run, gboolean with_malicious)
   u->stores = g_new0 (UpdStore, run->n);
   u->announced = g_malloc0 (run->n);
   u->completed = g_malloc0 (run->n);
+  u->queries = g_malloc0 (run->n);
   u->interested = run->n - 1 - (with_malicious ? 1 : 0);
   return TRUE;
 }

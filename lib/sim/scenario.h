@@ -20,8 +20,9 @@
  *              engine tables stay within their limits
  *   update     one authority announces a signed update (update_size
  *              bytes) by broadcast; every other node checks the notice,
- *              takes the manifest and fetches the chunks from its
- *              neighbours: the notice reaches every node, every node ends
+ *              asks the authority for the manifest (an update-manifest
+ *              query its engine answers), checks it and fetches the
+ *              chunks from its neighbours: the notice reaches every node, every node ends
  *              with the whole package, matching its hashes
  *   update-hostile  the same with one node serving corrupted copies of
  *              every chunk: still every other node ends with the right
