@@ -1323,7 +1323,7 @@ mesh_engine_config_init (MeshEngineConfig *c)
   c->addresses = NULL;
   c->update_max = 8;
   c->update_inflight_per_peer = 4;
-  c->update_request_timeout_ns = 2 * S;
+  c->update_request_timeout_ns = 1 * S;
   c->update_bytes_per_s = 0;
   c->update_serve_per_request = 16;
   c->update_query_timeout_ns = 10 * S;

@@ -158,7 +158,7 @@ typedef struct {
   uint32_t update_inflight_per_peer; /* chunks asked of one peer and not yet
                                    * answered; default 4, at most 64 */
   uint64_t update_request_timeout_ns; /* a chunk not answered in this time is
-                                   * asked of another peer; default 2 s */
+                                   * asked of another peer; default 1 s */
   uint64_t update_bytes_per_s;    /* download limit over all updates; 0 none */
   uint32_t update_serve_per_request; /* chunks answered per request; 16 */
   uint64_t update_query_timeout_ns; /* manifest queries; default 10 s */

@@ -8,9 +8,10 @@
 #include "crypto/hash.h"
 
 #define S G_GUINT64_CONSTANT (1000000000)
-/* A peer that let this many requests in a row time out is left alone
- * for a while, doubling up to MAX_BACKOFF timeouts. */
-#define MAX_BACKOFF_SHIFT 4
+/* A peer whose requests time out is left alone for one request timeout,
+ * doubling with each round of timeouts in a row up to 2^MAX_BACKOFF_SHIFT
+ * timeouts; any good chunk from it starts over. */
+#define MAX_BACKOFF_SHIFT 2
 
 typedef enum {
   CHUNK_MISSING,
