@@ -10,3 +10,7 @@ tests_update_test_distribute_SOURCES = tests/update/test-distribute.c tests/test
 tests_update_test_distribute_CPPFLAGS = $(TEST_CPPFLAGS) -I$(top_srcdir)/tests
 tests_update_test_distribute_LDADD = lib/update/libmesh-update.la \
 	lib/engine/libmesh-engine.la $(TEST_LIBS)
+
+# The trust, publish-update and updates commands of the tool.
+dist_check_SCRIPTS += tests/update/test-update-tool.sh
+TESTS += tests/update/test-update-tool.sh
