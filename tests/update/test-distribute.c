@@ -10,11 +10,13 @@
 
 #include <string.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <meshara/meshara.h>
 
 #include "crypto/hash.h"
 #include "engine/engine.h"
 #include "update/package.h"
+#include "update/source.h"
 #include "wire/codec.h"
 #include "wire/frame.h"
 #include "testutil.h"
@@ -46,6 +48,7 @@ typedef struct {
   GBytes *manifest_got;
   char *manifest_reason;
   gboolean answer_not_found;    /* the application answers queries so */
+  guint halfway_at, halfway;    /* halfway is set at that many chunks */
 } Node;
 
 typedef struct {
@@ -214,6 +217,8 @@ cb_event (void *user_data, const MeshEvent *ev)
         g_assert_cmpuint (ev->bytes_done, <=, ev->bytes_total);
         g_array_append_val (node->progress, s);
         node->progress_events++;
+        if (node->halfway_at > 0 && node->progress_events == node->halfway_at)
+          node->halfway = 1;
       }
       break;
     case MESH_EVENT_UPDATE_COMPLETED:
@@ -779,6 +784,110 @@ test_manifest_query (void)
   net_free (net);
 }
 
+static void
+remove_dir (const char *dir)
+{
+  GDir *d = g_dir_open (dir, 0, NULL);
+  const char *name;
+
+  g_assert_nonnull (d);
+  while ((name = g_dir_read_name (d)) != NULL)
+    {
+      g_autofree char *path = g_build_filename (dir, name, NULL);
+
+      g_assert_cmpint (g_unlink (path), ==, 0);
+    }
+  g_dir_close (d);
+  g_assert_cmpint (g_rmdir (dir), ==, 0);
+}
+
+/* Real chunk caches on disk (chunks.h through source.h): node 1 stops
+ * half-way (its engine and cache are thrown away, as in a crash), comes
+ * back with the cache reopened from its directory, and fetches only what
+ * it did not have. */
+static void
+test_disk_resume (void)
+{
+  g_autoptr (GError) error = NULL;
+  MeshEngineCallbacks cb = { cb_send_frame, cb_close_link, NULL, cb_event, cb_random };
+  Net *net = net_new (2, 20 * CHUNK, NULL);
+  g_autofree char *dir0 = g_dir_make_tmp ("test-distribute-XXXXXX", &error);
+  g_autofree char *dir1 = g_dir_make_tmp ("test-distribute-XXXXXX", &error);
+  MeshChunkStore *cs0, *cs1;
+  MeshChunkSource *src0, *src1;
+  uint8_t id[MESH_SHA256_LEN];
+  g_autofree char *out = NULL;
+  gchar *assembled = NULL;
+  gsize assembled_len;
+  MeshLinkId link;
+  guint held;
+  const guint8 *mdata = g_bytes_get_data (net->manifest, NULL);
+  gsize mlen = g_bytes_get_size (net->manifest);
+
+  g_assert_no_error (error);
+  cs0 = mesh_chunk_store_open (dir0, 64 * CHUNK, &error);
+  g_assert_no_error (error);
+  cs1 = mesh_chunk_store_open (dir1, 64 * CHUNK, &error);
+  g_assert_no_error (error);
+  for (uint32_t i = 0; i < 20; i++)
+    g_assert_true (mesh_chunk_store_put (cs0, net->m->chunk_hashes[i].data,
+                                         net->data + (gsize) i * CHUNK, CHUNK, &error));
+  src0 = mesh_chunk_source_new (cs0);
+  src1 = mesh_chunk_source_new (cs1);
+  g_assert_true (mesh_chunk_source_add (src0, mdata, mlen, id, &error));
+  g_assert_cmpmem (id, sizeof id, net->id, sizeof net->id);
+  g_assert_true (mesh_chunk_source_add (src1, mdata, mlen, NULL, &error));
+  mesh_engine_set_chunk_store (E (net, 0), mesh_chunk_source_funcs (), src0);
+  mesh_engine_set_chunk_store (E (net, 1), mesh_chunk_source_funcs (), src1);
+  add_update (net, 0, FALSE);
+  link = net_connect (net, 0, 1);
+  net->nodes[1].halfway_at = 9;
+  add_update (net, 1, TRUE);
+  if (!net_run_until (net, &net->nodes[1].halfway, net->now + 5 * SEC))
+    g_error ("node 1 never held 9 chunks");
+
+  /* Crash: engine and cache gone, frames in flight lost. */
+  net_disconnect (net, link);
+  mesh_engine_free (E (net, 1));
+  mesh_chunk_source_free (src1);
+  mesh_chunk_store_free (cs1);
+  held = net->nodes[1].progress_events;
+  g_assert_cmpuint (held, >=, 9);
+  g_assert_cmpuint (held, <, 20);
+
+  cs1 = mesh_chunk_store_open (dir1, 64 * CHUNK, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (mesh_chunk_store_count (cs1), ==, held);
+  src1 = mesh_chunk_source_new (cs1);
+  g_assert_true (mesh_chunk_source_add (src1, mdata, mlen, NULL, &error));
+  net->nodes[1].engine = mesh_engine_new (&net->nodes[1].id, &net->config, &cb,
+                                          &net->nodes[1], net->now);
+  mesh_engine_set_chunk_store (E (net, 1), mesh_chunk_source_funcs (), src1);
+  net->nodes[1].halfway_at = 0;
+  net->nodes[1].progress_events = 0;
+  net_connect (net, 0, 1);
+  add_update (net, 1, TRUE);
+  fetch_or_fail (net, 1, 5 * SEC);
+  /* Only the missing chunks crossed the link the second time. */
+  g_assert_cmpuint (stats_of (net, 1).chunks_received, ==, 20 - held);
+  g_assert_cmpuint (net->nodes[1].progress_events, ==, 20 - held);
+
+  out = g_build_filename (dir1, "assembled.out", NULL);
+  g_assert_true (mesh_chunk_store_assemble (cs1, net->m, out, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_file_get_contents (out, &assembled, &assembled_len, &error));
+  g_assert_cmpmem (assembled, assembled_len, net->data, net->size);
+  g_free (assembled);
+
+  net_free (net);
+  mesh_chunk_source_free (src0);
+  mesh_chunk_source_free (src1);
+  mesh_chunk_store_free (cs0);
+  mesh_chunk_store_free (cs1);
+  remove_dir (dir0);
+  remove_dir (dir1);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -791,5 +900,6 @@ main (int argc, char **argv)
   g_test_add_func ("/distribute/peer-without-update", test_peer_without_update);
   g_test_add_func ("/distribute/add-errors", test_add_errors);
   g_test_add_func ("/distribute/manifest-query", test_manifest_query);
+  g_test_add_func ("/distribute/disk-resume", test_disk_resume);
   return g_test_run ();
 }
