@@ -181,6 +181,8 @@ typedef struct {
   uint32_t links, routes, sessions_out, sessions_in, pending, seen;
   uint64_t chunks_served, chunks_received, chunks_bad, chunk_requests_sent;
   uint64_t chunk_timeouts;
+  uint64_t chunks_serve_limited;  /* requests cut short by the per-peer
+                                   * serving limit (peer_bytes_per_s) */
 } MeshEngineStats;
 
 void mesh_engine_config_init (MeshEngineConfig *config);
@@ -300,14 +302,15 @@ void mesh_engine_set_chunk_store (MeshEngine *engine,
  * manifest's signatures (mesh_update_manifest_verify()) and computed the
  * ID; the engine only checks that the chunk hashes fit size and
  * chunk_size (INVALID).  From then on chunks of it held in the store are
- * served to peers that ask.  With fetch, the missing ones (held ones
- * count at once, which is how a download resumes) are asked of the
- * linked peers in parallel, at most update_inflight_per_peer each; each
- * answer is checked against the manifest's hash, and a bad chunk is
- * asked of another peer while the sender loses reputation.  Progress
- * and completion come as events.  EXHAUSTED at update_max updates,
- * INVALID when the chunk store is not set.  Adding a tracked update
- * again only turns fetching on. */
+ * served to peers that ask, to each at most peer_bytes_per_s, and
+ * update-manifest queries for it are answered.  With fetch, the missing
+ * chunks (held ones count at once, which is how a download resumes) are
+ * asked of the linked peers in parallel, at most
+ * update_inflight_per_peer each; each answer is checked against the
+ * manifest's hash, and a bad chunk is asked of another peer while the
+ * sender loses reputation.  Progress and completion come as events.
+ * EXHAUSTED at update_max updates, INVALID_ARGUMENT when the chunk store
+ * is not set.  Adding a tracked update again only turns fetching on. */
 gboolean mesh_engine_update_add (MeshEngine *engine,
                                  const uint8_t *update_id,
                                  const uint8_t *manifest, size_t len,

@@ -51,6 +51,10 @@ typedef struct {
   uint32_t inflight;
   uint32_t misses;              /* timeouts since its last answer */
   uint64_t backoff_until_ns;
+  /* What we serve it: at most peer_bytes_per_s, a second of burst, the
+   * same limit the engine puts on what a peer sends us. */
+  double serve_tokens;
+  uint64_t serve_ns;
 } Peer;
 
 struct MeshUpdist {
@@ -68,7 +72,7 @@ struct MeshUpdist {
   double tokens;
   uint64_t tokens_ns;
   uint64_t next_ns;
-  uint64_t served, received, bad, requests, timeouts;
+  uint64_t served, received, bad, requests, timeouts, serve_limited;
 };
 
 static void
@@ -436,6 +440,8 @@ mesh_updist_link_up (MeshUpdist *u, MeshLinkId link, const uint8_t *node_id,
     return;
   memset (&p, 0, sizeof p);
   p.link = link;
+  p.serve_tokens = (double) u->config.peer_bytes_per_s;
+  p.serve_ns = now_ns;
   memcpy (p.node_id, node_id, MESH_NODE_ID_LEN);
   g_array_append_val (u->peers, p);
   pump (u, now_ns);
@@ -469,7 +475,9 @@ mesh_updist_handle_request (MeshUpdist *u, MeshLinkId link,
                             const uint8_t *payload, size_t len, uint64_t now_ns)
 {
   g_autoptr (MeshWireUpdateRequest) req = NULL;
+  double rate = (double) u->config.peer_bytes_per_s;
   Update *up;
+  Peer *p;
   uint32_t served = 0;
 
   req = mesh_wire_decode_update_request (payload, len, NULL);
@@ -478,6 +486,15 @@ mesh_updist_handle_request (MeshUpdist *u, MeshLinkId link,
   if (req->package_id.len != MESH_SHA256_LEN
       || (up = find_update (u, req->package_id.data)) == NULL)
     return TRUE;                /* not an update we carry */
+  p = find_peer (u, link);
+  if (p == NULL)
+    return TRUE;
+  if (now_ns > p->serve_ns)
+    {
+      p->serve_tokens = MIN (rate, p->serve_tokens
+                                   + (double) (now_ns - p->serve_ns) / 1e9 * rate);
+      p->serve_ns = now_ns;
+    }
   for (size_t i = 0; i < req->n_chunk_indices
        && served < u->config.update_serve_per_request; i++)
     {
@@ -488,6 +505,11 @@ mesh_updist_handle_request (MeshUpdist *u, MeshLinkId link,
 
       if (index >= up->n_chunks)
         continue;
+      if (p->serve_tokens < (double) chunk_len (up->m, index))
+        {
+          u->serve_limited++;
+          break;                /* over its share: it will ask again */
+        }
       if (up->chunks[index].state != CHUNK_HELD
           && !u->funcs.has (u->store, up->id, index))
         continue;
@@ -501,6 +523,7 @@ mesh_updist_handle_request (MeshUpdist *u, MeshLinkId link,
       ch.data.len = dlen;
       ch.hash = up->m->chunk_hashes[index];
       u->cb.send (u->ctx, link, MESH_WIRE_TYPE_UPDATE_CHUNK, &ch.base, now_ns);
+      p->serve_tokens -= (double) dlen;
       served++;
       u->served++;
     }
@@ -723,4 +746,5 @@ mesh_updist_add_stats (const MeshUpdist *u, MeshEngineStats *stats)
   stats->chunks_bad = u->bad;
   stats->chunk_requests_sent = u->requests;
   stats->chunk_timeouts = u->timeouts;
+  stats->chunks_serve_limited = u->serve_limited;
 }
