@@ -447,6 +447,70 @@ show_update (const char *dir, const char *file, MesharaTrustStore *store,
   *first = FALSE;
 }
 
+/* The --check command of "updates --apply": run through the shell with
+ * the installed file as $1; exit status 0 keeps the update. */
+static gboolean
+run_check (const char *target, gpointer user_data, GError **error)
+{
+  const char *command = user_data;
+  const char *argv[] = { "/bin/sh", "-c", NULL, "sh", target, NULL };
+  g_autofree char *script = g_strdup_printf ("%s \"$1\"", command);
+  gint wait_status = 0;
+
+  argv[2] = script;
+  if (!g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_DEFAULT, NULL, NULL,
+                     NULL, NULL, &wait_status, error))
+    return FALSE;
+  if (!g_spawn_check_wait_status (wait_status, NULL))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_FAILED,
+                   "the check '%s' failed on the new file", command);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Install the update whose manifest is at manifest_path (its data next to
+ * it as .data) over target. */
+static int
+apply_update (MesharaTrustStore *store, guint64 installed,
+              const char *manifest_path, const char *target, const char *check)
+{
+  g_autofree char *contents = NULL, *stem = NULL, *data_path = NULL;
+  g_autoptr (GBytes) manifest = NULL;
+  g_autoptr (GError) error = NULL;
+  MesharaUpdateOutcome outcome = MESHARA_UPDATE_NOT_APPLIED;
+  gsize len;
+
+  if (!g_str_has_suffix (manifest_path, ".manifest"))
+    return tool_usage_error ("--apply wants a .manifest file, not %s", manifest_path);
+  if (!g_file_get_contents (manifest_path, &contents, &len, &error))
+    return tool_error ("%s", error->message);
+  manifest = g_bytes_new_take (g_steal_pointer (&contents), len);
+  stem = g_strndup (manifest_path, strlen (manifest_path) - strlen (".manifest"));
+  data_path = g_strconcat (stem, ".data", NULL);
+  if (meshara_update_apply (manifest, store, installed, data_path, target,
+                            check ? run_check : NULL, (gpointer) check,
+                            &outcome, &error))
+    {
+      printf ("applied: %s now holds the update\n", target);
+      return TOOL_EXIT_OK;
+    }
+  switch (outcome)
+    {
+    case MESHARA_UPDATE_ROLLED_BACK:
+      printf ("rolled back: %s holds the old file again\n", target);
+      break;
+    case MESHARA_UPDATE_ROLLBACK_FAILED:
+      printf ("rollback failed: the old file is kept as %s.bak\n", target);
+      break;
+    default:
+      printf ("not applied: %s is unchanged\n", target);
+      break;
+    }
+  return tool_error ("%s", error->message);
+}
+
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -456,7 +520,8 @@ compare_names (gconstpointer a, gconstpointer b)
 int
 tool_cmd_updates (int argc, char **argv)
 {
-  char *data_dir = NULL, *installed_text = NULL;
+  char *data_dir = NULL, *installed_text = NULL, *apply = NULL, *target = NULL;
+  char *check = NULL;
   gboolean json = FALSE, first = TRUE;
   g_autoptr (MesharaTrustStore) store = NULL;
   g_autofree char *dir = NULL;
@@ -473,6 +538,14 @@ tool_cmd_updates (int argc, char **argv)
     { "installed", 'i', 0, G_OPTION_ARG_STRING, &installed_text,
       "The version installed now, for the version checks (default 0: none)", "V" },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print one JSON object", NULL },
+    { "apply", 'a', 0, G_OPTION_ARG_FILENAME, &apply,
+      "Install the update of this manifest (its data beside it) instead of "
+      "listing", "MANIFEST" },
+    { "target", 't', 0, G_OPTION_ARG_FILENAME, &target,
+      "--apply: the file to replace (required with --apply)", "FILE" },
+    { "check", 0, 0, G_OPTION_ARG_STRING, &check,
+      "--apply: a shell command run with the new file as its argument; "
+      "when it fails the old file is put back", "COMMAND" },
     { NULL }
   };
 
@@ -492,11 +565,21 @@ tool_cmd_updates (int argc, char **argv)
       status = tool_usage_error ("--installed: %s", error->message);
       goto out;
     }
+  if ((apply == NULL) != (target == NULL))
+    {
+      status = tool_usage_error ("--apply and --target go together");
+      goto out;
+    }
   status = TOOL_EXIT_FAILURE;
   store = trust_load (data_dir, &error);
   if (store == NULL)
     {
       tool_error ("%s", error->message);
+      goto out;
+    }
+  if (apply != NULL)
+    {
+      status = apply_update (store, installed, apply, target, check);
       goto out;
     }
   dir = g_build_filename (data_dir, UPDATES_DIR_NAME, NULL);
@@ -530,5 +613,8 @@ out:
   g_option_context_free (context);
   g_free (data_dir);
   g_free (installed_text);
+  g_free (apply);
+  g_free (target);
+  g_free (check);
   return status;
 }

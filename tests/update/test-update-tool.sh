@@ -1,8 +1,9 @@
 #!/bin/sh
 # TAP test of "meshara trust", "meshara publish-update" and "meshara
 # updates": an authority signs an update, a node trusts it and sees the
-# update accepted, then rejected once the authority is removed, with a
-# downgrade, with corrupt data, and co-signing by a second authority.
+# update accepted, rejected with a downgrade or corrupt data, co-signing
+# by a second authority for a threshold of two, applying with a check
+# that fails (rolled back) or passes, and removing an authority.
 # Arguments (such as --tap) are ignored.
 
 builddir=${top_builddir:-.}
@@ -78,6 +79,20 @@ run publish-update --data "$tmp/auth2" --cosign "$tmp/node/updates/app-2.manifes
 result $(test $status -eq 0 && has "2 signatures"; echo $?) "publish-update --cosign adds a signature"
 run updates --data "$tmp/node"
 result $(test $status -eq 0 && has "2 signatures, trusted"; echo $?) "updates: two of two signatures are trusted"
+
+# Apply: the co-signed update over an old file, a failing check rolls
+# back byte for byte, a passing one keeps it.
+cp "$tmp/app.bin" "$tmp/node/updates/app-2.data"
+printf 'old version\n' >"$tmp/installed"
+cp "$tmp/installed" "$tmp/installed.orig"
+run updates --data "$tmp/node" --installed 1 --apply "$tmp/node/updates/app-2.manifest" --target "$tmp/installed" --check false
+result $(test $status -eq 1 && has "rolled back" && cmp -s "$tmp/installed" "$tmp/installed.orig"; echo $?) "updates --apply: a failing check rolls back"
+run updates --data "$tmp/node" --installed 1 --apply "$tmp/node/updates/app-2.manifest" --target "$tmp/installed" --check "test -s"
+result $(test $status -eq 0 && has "applied" && cmp -s "$tmp/installed" "$tmp/app.bin"; echo $?) "updates --apply: a passing check keeps the update"
+run updates --data "$tmp/node" --installed 2 --apply "$tmp/node/updates/app-2.manifest" --target "$tmp/installed"
+result $(test $status -eq 1 && has "not applied"; echo $?) "updates --apply: no downgrade or reinstall"
+run updates --data "$tmp/node" --apply "$tmp/node/updates/app-2.manifest"
+result $(test $status -eq 2; echo $?) "updates --apply without --target is a usage error"
 
 run trust remove --data "$tmp/node" --key "$key2" --threshold 1
 result $status "trust remove"
