@@ -544,10 +544,12 @@ mesh_updist_handle_chunk (MeshUpdist *u, MeshLinkId link,
   if (ch == NULL)
     return FALSE;
   if (ch->package_id.len != MESH_SHA256_LEN
-      || (up = find_update (u, ch->package_id.data)) == NULL || !up->fetch)
+      || (up = find_update (u, ch->package_id.data)) == NULL)
     return TRUE;                /* nothing we asked for: ignored */
   if (ch->index >= up->n_chunks)
-    return FALSE;
+    return FALSE;               /* not a chunk of that update at all */
+  if (!up->fetch)
+    return TRUE;
   c = &up->chunks[ch->index];
   if (c->state == CHUNK_HELD)
     return TRUE;

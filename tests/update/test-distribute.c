@@ -15,6 +15,7 @@
 
 #include "crypto/hash.h"
 #include "engine/engine.h"
+#include "engine/msg.h"
 #include "update/package.h"
 #include "update/source.h"
 #include "wire/codec.h"
@@ -888,6 +889,96 @@ test_disk_resume (void)
   remove_dir (dir1);
 }
 
+/* Deliver a link message of type with payload to node `to` on link, as
+ * if its peer had sent it. */
+static void
+inject (Net *net, int to, MeshLinkId link, uint32_t type,
+        const ProtobufCMessage *payload)
+{
+  MeshMsgBuf pbuf = { 0 }, fbuf = { 0 };
+  MeshMsg m;
+  size_t plen = payload ? mesh_msg_buf_encode (&pbuf, payload) : 0;
+  size_t flen;
+
+  mesh_msg_init (&m, type, mesh_msg_wall_ms (EPOCH_MS, net->now),
+                 plen ? pbuf.data : (const uint8_t *) "\xff\xff\xff", plen ? plen : 3);
+  mesh_msg_finish (&m, NULL);
+  g_assert_true (mesh_msg_encode_frame (&m.base, MESH_FRAME_MAX_DEFAULT, &fbuf,
+                                        &flen, NULL));
+  mesh_engine_receive (E (net, to), link, fbuf.data + 4, flen - 4, net->now);
+  mesh_msg_buf_clear (&pbuf);
+  mesh_msg_buf_clear (&fbuf);
+}
+
+/* Hostile requests and chunks: a request for 256 chunks is answered
+ * with at most update_serve_per_request; requests for unknown updates
+ * are ignored; a chunk of a tracked update with an index out of range,
+ * or an undecodable request, gets the link closed. */
+static void
+test_hostile_messages (void)
+{
+  Net *net = net_new (2, 20 * CHUNK, NULL);
+  MeshWireUpdateRequest req = MESHARA__V1__UPDATE_REQUEST__INIT;
+  MeshWireUpdateChunk ch = MESHARA__V1__UPDATE_CHUNK__INIT;
+  uint32_t indices[256];
+  uint8_t other[MESH_SHA256_LEN], byte = 1;
+  MeshLinkId link;
+  guint frames_before;
+
+  store_fill (&net->nodes[0], 0, 20);
+  add_update (net, 0, FALSE);
+  link = net_connect (net, 0, 1);
+  net_run_until (net, &net->nodes[1].completed_events, net->now + 100 * MS);
+
+  for (uint32_t i = 0; i < 256; i++)
+    indices[i] = i % 40;        /* repeats and out-of-range ones too */
+  req.package_id.data = net->id;
+  req.package_id.len = MESH_SHA256_LEN;
+  req.chunk_indices = indices;
+  req.n_chunk_indices = 256;
+  frames_before = g_queue_get_length (&net->frames);
+  inject (net, 0, link, MESH_WIRE_TYPE_UPDATE_REQUEST, &req.base);
+  g_assert_cmpuint (stats_of (net, 0).chunks_served, ==,
+                    net->config.update_serve_per_request ? net->config.update_serve_per_request : 16);
+  g_assert_cmpuint (g_queue_get_length (&net->frames) - frames_before, ==, 16);
+
+  /* Another update: nothing served, nothing closed. */
+  memset (other, 9, sizeof other);
+  req.package_id.data = other;
+  inject (net, 0, link, MESH_WIRE_TYPE_UPDATE_REQUEST, &req.base);
+  g_assert_cmpuint (stats_of (net, 0).chunks_served, ==, 16);
+  g_assert_cmpuint (net->closes->len, ==, 0);
+
+  /* A chunk nobody asked for, of an update node 1 does not track:
+   * ignored. */
+  ch.package_id.data = net->id;
+  ch.package_id.len = MESH_SHA256_LEN;
+  ch.index = 3;
+  ch.data.data = &byte;
+  ch.data.len = 1;
+  ch.hash.data = other;
+  ch.hash.len = MESH_SHA256_LEN;
+  inject (net, 1, link, MESH_WIRE_TYPE_UPDATE_CHUNK, &ch.base);
+  g_assert_cmpuint (net->closes->len, ==, 0);
+
+  /* Out of range for the tracked update: the link is closed. */
+  ch.index = 5000;
+  inject (net, 0, link, MESH_WIRE_TYPE_UPDATE_CHUNK, &ch.base);
+  g_assert_cmpuint (net->closes->len, ==, 1);
+  g_assert_cmpuint (stats_of (net, 0).invalid_frames, ==, 1);
+  net_free (net);
+
+  /* An undecodable request closes the link as well. */
+  net = net_new (2, 2 * CHUNK, NULL);
+  link = net_connect (net, 0, 1);
+  net_run_until (net, &net->nodes[1].completed_events, net->now + 100 * MS);
+  g_assert_cmpuint (stats_of (net, 0).invalid_frames, ==, 0);
+  inject (net, 0, link, MESH_WIRE_TYPE_UPDATE_REQUEST, NULL);
+  g_assert_cmpuint (net->closes->len, ==, 1);
+  g_assert_cmpuint (stats_of (net, 0).invalid_frames, ==, 1);
+  net_free (net);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -901,5 +992,6 @@ main (int argc, char **argv)
   g_test_add_func ("/distribute/add-errors", test_add_errors);
   g_test_add_func ("/distribute/manifest-query", test_manifest_query);
   g_test_add_func ("/distribute/disk-resume", test_disk_resume);
+  g_test_add_func ("/distribute/hostile-messages", test_hostile_messages);
   return g_test_run ();
 }
