@@ -714,17 +714,19 @@ mesh_engine_update_query_manifest (MeshEngine *e, const MeshPublicBundle *from,
   q.body.data = (uint8_t *) manifest_id;
   q.body.len = MESH_WIRE_ID_LEN;
   enter (e);
-  ok = mesh_updist_query_start (e->updist, manifest_id, peer.node_id, qid,
-                                now_ns, error);
+  /* Room first, then send, then wait: a query that could not be sent
+   * waits for nothing. */
+  ok = mesh_updist_query_room (e->updist, error);
   if (ok)
     {
       len = mesh_msg_buf_encode (&e->payload_buf, &q.base);
       ok = mesh_private_send_type (e->priv, MESH_WIRE_TYPE_QUERY, &peer,
                                    e->payload_buf.data, len,
                                    private_max_data (e), now_ns, NULL, error);
-      /* A query that could not be sent waits for nothing: its timeout
-       * will report it, which is harmless, but say it now. */
     }
+  if (ok)
+    ok = mesh_updist_query_start (e->updist, manifest_id, peer.node_id, qid,
+                                  now_ns, error);
   leave (e);
   return ok;
 }

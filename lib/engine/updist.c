@@ -602,13 +602,8 @@ mesh_updist_manifest (const MeshUpdist *u, const uint8_t *id)
 }
 
 gboolean
-mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
-                         const uint8_t *node_id,
-                         const uint8_t query_id[MESH_WIRE_QUERY_ID_LEN],
-                         uint64_t now_ns, GError **error)
+mesh_updist_query_room (const MeshUpdist *u, GError **error)
 {
-  Query q;
-
   if (u->queries->len >= u->config.update_max)
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
@@ -616,6 +611,19 @@ mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
                    u->queries->len);
       return FALSE;
     }
+  return TRUE;
+}
+
+gboolean
+mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
+                         const uint8_t *node_id,
+                         const uint8_t query_id[MESH_WIRE_QUERY_ID_LEN],
+                         uint64_t now_ns, GError **error)
+{
+  Query q;
+
+  if (!mesh_updist_query_room (u, error))
+    return FALSE;
   memset (&q, 0, sizeof q);
   memcpy (q.query_id, query_id, MESH_WIRE_QUERY_ID_LEN);
   memcpy (q.manifest_id, manifest_id, MESH_SHA256_LEN);

@@ -58,6 +58,8 @@ GBytes *mesh_updist_manifest (const MeshUpdist *u, const uint8_t *id);
 /* A manifest query was sent to node_id under query_id: wait for its
  * answer until now_ns + update_query_timeout_ns.  FALSE (EXHAUSTED) at
  * update_max queries waiting. */
+/* FALSE (EXHAUSTED) when update_max queries wait already. */
+gboolean mesh_updist_query_room (const MeshUpdist *u, GError **error);
 gboolean mesh_updist_query_start (MeshUpdist *u, const uint8_t *manifest_id,
                                   const uint8_t *node_id,
                                   const uint8_t query_id[MESH_WIRE_QUERY_ID_LEN],

@@ -726,6 +726,23 @@ test_add_errors (void)
                                           (const uint8_t *) "garbage", 7,
                                           TRUE, net->now, &error));
   g_assert_nonnull (error);
+  g_clear_error (&error);
+
+  /* update_max = 1 manifest query may wait at once. */
+  {
+    MeshIdentity stranger;
+    uint8_t seed[MESH_SEED_LEN];
+
+    memset (seed, 'z', sizeof seed);
+    mesh_identity_from_seed (&stranger, seed);
+    g_assert_true (mesh_engine_update_query_manifest (E (net, 0), &stranger.pub,
+                                                      net->id, net->now, &error));
+    g_assert_no_error (error);
+    g_assert_false (mesh_engine_update_query_manifest (E (net, 0), &stranger.pub,
+                                                       other, net->now, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED);
+    mesh_identity_clear (&stranger);
+  }
   net_free (net);
 }
 
