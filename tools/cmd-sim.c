@@ -127,6 +127,14 @@ print_json (const MeshScenarioResult *r)
   json_uint (out, "hostile_peers", r->hostile_peers);
   json_uint (out, "hostile_disconnected", r->hostile_disconnected);
   json_uint (out, "forged_accepted", r->forged_accepted);
+  json_uint (out, "update_bytes", r->update_bytes);
+  json_uint (out, "update_chunks", r->update_chunks);
+  json_uint (out, "announce_expected", r->announce_expected);
+  json_uint (out, "announce_reached", r->announce_reached);
+  json_double (out, "update_last_ms", "%.3f", r->update_last_ms);
+  json_double (out, "chunks_served_p50", "%.1f", r->chunks_served_p50);
+  json_uint (out, "chunks_served_max", r->chunks_served_max);
+  json_uint (out, "bad_chunks", r->bad_chunks);
   json_uint (out, "frames", r->sim.frames_delivered);
   json_uint (out, "events", r->sim.events);
   json_uint (out, "peak_bytes_in_flight", r->sim.peak_bytes_in_flight);
@@ -183,6 +191,18 @@ print_table_notes (const MeshScenarioResult *r)
   if (r->hostile_peers > 0)
     printf (", hostile node cut off by %u/%u peers", r->hostile_disconnected,
             r->hostile_peers);
+  if (r->update_bytes > 0)
+    {
+      char last[32], p50[32];
+
+      printf (", notice reached %" G_GUINT64_FORMAT "/%" G_GUINT64_FORMAT
+              ", last node complete after %s s, chunks served p50 %s max %"
+              G_GUINT64_FORMAT ", %" G_GUINT64_FORMAT " bad chunks",
+              r->announce_reached, r->announce_expected,
+              fmt (last, sizeof last, "%.1f", r->update_last_ms / 1e3),
+              fmt (p50, sizeof p50, "%.0f", r->chunks_served_p50),
+              r->chunks_served_max, r->bad_chunks);
+    }
   putchar ('\n');
   if (!r->passed)
     printf ("  %s failed: %s\n", r->scenario, r->detail);

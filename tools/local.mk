@@ -7,7 +7,7 @@ tools_meshara_SOURCES = \
 	tools/cmd-keygen.c tools/cmd-id.c \
 	tools/cmd-sim.c \
 	tools/cmd-node.c tools/cmd-send.c tools/cmd-demo.c \
-	tools/control.c tools/control.h
+	tools/control.c tools/control.h tools/cmd-update.c
 tools_meshara_CPPFLAGS = \
 	-I$(top_srcdir)/lib -I$(top_builddir)/lib -D_GNU_SOURCE
 # "meshara sim" runs the internal simulator and engine: their convenience

@@ -41,6 +41,9 @@ int tool_cmd_send (int argc, char **argv);
 int tool_cmd_broadcast (int argc, char **argv);
 int tool_cmd_peers (int argc, char **argv);
 int tool_cmd_demo (int argc, char **argv);
+int tool_cmd_trust (int argc, char **argv);
+int tool_cmd_publish_update (int argc, char **argv);
+int tool_cmd_updates (int argc, char **argv);
 
 /* The control socket of "meshara node" inside its data directory, and
  * the longest command line it takes (the newline included). */

@@ -28,6 +28,11 @@ static const ToolCommand tool_commands[] = {
     tool_cmd_demo },
   { "sim", "run a simulated network of many nodes and check what arrives",
     tool_cmd_sim },
+  { "trust", "add, remove or list the update authorities a node trusts",
+    tool_cmd_trust },
+  { "publish-update", "sign an update as an authority", tool_cmd_publish_update },
+  { "updates", "list the updates a data directory holds and check them",
+    tool_cmd_updates },
 };
 
 /* The subcommand being run, for the "meshara CMD:" prefix of messages. */

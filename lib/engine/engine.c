@@ -13,6 +13,7 @@
 #include "engine/routing.h"
 #include "engine/seen.h"
 #include "engine/session.h"
+#include "engine/updist.h"
 #include "wire/codec.h"
 
 #define MS G_GUINT64_CONSTANT (1000000)
@@ -61,6 +62,7 @@ struct MeshEngine {
   MeshSeen *seen;               /* routed messages already handled */
   MeshGossip *gossip;
   MeshDht *dht;
+  MeshUpdist *updist;           /* update chunks */
   /* DHT lookups in progress that someone waits for: GBytes target ->
    * LOOKUP_FOR_* flags.  At most the DHT's concurrent lookups. */
   GHashTable *lookups;
@@ -570,6 +572,234 @@ handle_routed (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
 }
 
 /* ---------------------------------------------------------------------- */
+/* Update chunks (updist.c) */
+
+static void
+handle_update_msg (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
+                   uint64_t now_ns)
+{
+  gboolean ok;
+
+  if (msg->routing != NULL)
+    {
+      invalid_frame (e, link, "update chunk message with routing", now_ns);
+      return;
+    }
+  if (msg->type == MESH_WIRE_TYPE_UPDATE_REQUEST)
+    ok = mesh_updist_handle_request (e->updist, link->id, msg->payload.data,
+                                     msg->payload.len, now_ns);
+  else
+    ok = mesh_updist_handle_chunk (e->updist, link->id, msg->payload.data,
+                                   msg->payload.len, now_ns);
+  if (!ok)
+    invalid_frame (e, link, msg->type == MESH_WIRE_TYPE_UPDATE_REQUEST
+                   ? "malformed update request" : "malformed update chunk",
+                   now_ns);
+}
+
+static void
+updist_send_cb (void *ctx, MeshLinkId id, uint32_t type,
+                const ProtobufCMessage *payload, uint64_t now_ns)
+{
+  MeshEngine *e = ctx;
+  MeshLink *link = link_get (e, id);
+
+  if (link != NULL && !link->closing)
+    send_link_msg (e, link, type, payload, now_ns);
+}
+
+static void
+updist_penalize_cb (void *ctx, MeshLinkId id, const char *reason, uint64_t now_ns)
+{
+  MeshEngine *e = ctx;
+  MeshLink *link = link_get (e, id);
+
+  if (link == NULL || link->closing)
+    return;
+  if (mesh_link_reputation_add (link, MESH_LINK_REPUTATION_BAD_CHUNK))
+    request_close (e, link, reason, TRUE, now_ns);
+}
+
+static void
+updist_event_cb (void *ctx, const MeshEvent *ev)
+{
+  queue_event (ctx, ev);
+}
+
+static size_t
+private_max_data (const MeshEngine *e)
+{
+  return e->config.max_frame_size - MESH_WIRE_MAX_ENVELOPE - MESH_PRIVATE_OVERHEAD;
+}
+
+/* Answer an "update-manifest" query for an update we track; FALSE when
+ * it is not one (the application gets it). */
+static gboolean
+answer_manifest_query (MeshEngine *e, const MeshPublicBundle *sender,
+                       const MeshWireQuery *q, uint64_t now_ns)
+{
+  MeshWireResponse r = MESHARA__V1__RESPONSE_MESSAGE__INIT;
+  g_autoptr (GError) error = NULL;
+  GBytes *manifest;
+  size_t len;
+
+  if (g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_MANIFEST) != 0
+      || q->body.len != MESH_WIRE_ID_LEN
+      || (manifest = mesh_updist_manifest (e->updist, q->body.data)) == NULL)
+    return FALSE;
+  r.query_id = q->query_id;
+  r.code = MESH_WIRE_RESPONSE_OK;
+  r.body.data = (uint8_t *) g_bytes_get_data (manifest, &len);
+  r.body.len = len;
+  len = mesh_msg_buf_encode (&e->payload_buf, &r.base);
+  if (!mesh_private_send_type (e->priv, MESH_WIRE_TYPE_RESPONSE, sender,
+                               e->payload_buf.data, len, private_max_data (e),
+                               now_ns, NULL, &error))
+    g_debug ("cannot answer a manifest query: %s", error->message);
+  return TRUE;
+}
+
+static void
+private_content_cb (void *ctx, uint32_t type, const MeshPublicBundle *sender,
+                    const uint8_t *body, size_t len, uint64_t now_ns)
+{
+  MeshEngine *e = ctx;
+  MeshEvent ev = { 0 };
+
+  if (type == MESH_WIRE_TYPE_QUERY)
+    {
+      g_autoptr (MeshWireQuery) q = mesh_wire_decode_query (body, len, NULL);
+
+      if (q == NULL || answer_manifest_query (e, sender, q, now_ns))
+        return;
+      ev.type = MESH_EVENT_QUERY_RECEIVED;
+    }
+  else
+    {
+      g_autoptr (MeshWireResponse) r = mesh_wire_decode_response (body, len, NULL);
+
+      if (r == NULL || mesh_updist_query_response (e->updist, sender->node_id,
+                                                   r, now_ns))
+        return;
+      ev.type = MESH_EVENT_RESPONSE_RECEIVED;
+    }
+  ev.bundle = sender;
+  ev.node_id = sender->node_id;
+  ev.data = body;
+  ev.len = len;
+  queue_event (e, &ev);
+}
+
+gboolean
+mesh_engine_update_query_manifest (MeshEngine *e, const MeshPublicBundle *from,
+                                   const uint8_t *manifest_id, uint64_t now_ns,
+                                   GError **error)
+{
+  MeshWireQuery q = MESHARA__V1__QUERY_MESSAGE__INIT;
+  uint8_t qid[MESH_WIRE_QUERY_ID_LEN];
+  MeshPublicBundle peer;
+  gboolean ok;
+  size_t len;
+
+  g_return_val_if_fail (e != NULL, FALSE);
+  g_return_val_if_fail (from != NULL, FALSE);
+  g_return_val_if_fail (manifest_id != NULL, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  peer = *from;
+  mesh_node_id (peer.ed_pub, peer.node_id);
+  e->cb.random (e->user_data, qid, sizeof qid);
+  q.query_id.data = qid;
+  q.query_id.len = sizeof qid;
+  q.query_type = (char *) MESH_WIRE_QUERY_UPDATE_MANIFEST;
+  q.body.data = (uint8_t *) manifest_id;
+  q.body.len = MESH_WIRE_ID_LEN;
+  enter (e);
+  /* Room first, then send, then wait: a query that could not be sent
+   * waits for nothing. */
+  ok = mesh_updist_query_room (e->updist, error);
+  if (ok)
+    {
+      len = mesh_msg_buf_encode (&e->payload_buf, &q.base);
+      ok = mesh_private_send_type (e->priv, MESH_WIRE_TYPE_QUERY, &peer,
+                                   e->payload_buf.data, len,
+                                   private_max_data (e), now_ns, NULL, error);
+    }
+  if (ok)
+    ok = mesh_updist_query_start (e->updist, manifest_id, peer.node_id, qid,
+                                  now_ns, error);
+  leave (e);
+  return ok;
+}
+
+gboolean
+mesh_engine_send_content (MeshEngine *e, const MeshPublicBundle *to,
+                          uint32_t type, const uint8_t *data, size_t len,
+                          uint64_t now_ns, uint8_t *id_out, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (e != NULL && to != NULL && (data != NULL || len == 0), FALSE);
+  if (type != MESH_WIRE_TYPE_QUERY && type != MESH_WIRE_TYPE_RESPONSE)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "content of type %" G_GUINT32_FORMAT " is neither a query "
+                   "nor a response", type);
+      return FALSE;
+    }
+  enter (e);
+  ok = mesh_private_send_type (e->priv, type, to, data, len,
+                               private_max_data (e), now_ns, id_out, error);
+  leave (e);
+  return ok;
+}
+
+void
+mesh_engine_set_chunk_store (MeshEngine *e, const MeshChunkStoreFuncs *funcs,
+                             void *store)
+{
+  g_return_if_fail (e != NULL);
+  g_return_if_fail (funcs == NULL
+                    || (funcs->has != NULL && funcs->get != NULL
+                        && funcs->put != NULL));
+  mesh_updist_set_store (e->updist, funcs, store);
+}
+
+gboolean
+mesh_engine_update_add (MeshEngine *e, const uint8_t *update_id,
+                        const uint8_t *manifest, size_t len, gboolean fetch,
+                        uint64_t now_ns, GError **error)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (e != NULL, FALSE);
+  g_return_val_if_fail (update_id != NULL, FALSE);
+  g_return_val_if_fail (manifest != NULL || len == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+  enter (e);
+  ok = mesh_updist_add (e->updist, update_id, manifest, len, fetch, now_ns,
+                        error);
+  leave (e);
+  return ok;
+}
+
+void
+mesh_engine_update_remove (MeshEngine *e, const uint8_t *update_id)
+{
+  g_return_if_fail (e != NULL);
+  g_return_if_fail (update_id != NULL);
+  mesh_updist_remove (e->updist, update_id);
+}
+
+gboolean
+mesh_engine_update_progress (const MeshEngine *e, const uint8_t *update_id,
+                             uint32_t *chunks_done, uint32_t *chunks_total)
+{
+  g_return_val_if_fail (e != NULL, FALSE);
+  g_return_val_if_fail (update_id != NULL, FALSE);
+  return mesh_updist_progress (e->updist, update_id, chunks_done, chunks_total);
+}
+
+/* ---------------------------------------------------------------------- */
 /* Receiving */
 
 static void
@@ -612,11 +842,14 @@ dispatch (MeshEngine *e, MeshLink *link, const MeshWireBaseMessage *msg,
       else
         handle_dht (e, link, msg, now_ns);
       break;
-    case MESH_WIRE_TYPE_UPDATE_PACKAGE:
-    case MESH_WIRE_TYPE_UPDATE_ANNOUNCEMENT:
     case MESH_WIRE_TYPE_UPDATE_REQUEST:
     case MESH_WIRE_TYPE_UPDATE_CHUNK:
-      /* Integration point: the update module. */
+      handle_update_msg (e, link, msg, now_ns);
+      break;
+    case MESH_WIRE_TYPE_UPDATE_PACKAGE:
+    case MESH_WIRE_TYPE_UPDATE_ANNOUNCEMENT:
+      /* Superseded by manifests and notices: ignored. */
+      e->stats.dropped_unknown++;
       break;
 
     default:
@@ -1090,6 +1323,12 @@ mesh_engine_config_init (MeshEngineConfig *c)
   c->dht_record_ttl_ms = 60 * 60 * 1000;
   c->session_accepts_per_s = 100;
   c->addresses = NULL;
+  c->update_max = 8;
+  c->update_inflight_per_peer = 4;
+  c->update_request_timeout_ns = 1 * S;
+  c->update_bytes_per_s = 0;
+  c->update_serve_per_request = 16;
+  c->update_query_timeout_ns = 10 * S;
 }
 
 /* Bring values a caller may have left at 0 or out of range into range. */
@@ -1137,6 +1376,18 @@ config_sanitize (MeshEngineConfig *c)
   c->dht_alpha = CLAMP (c->dht_alpha ? c->dht_alpha : d.dht_alpha, 1u, c->dht_k);
   if (c->dht_record_ttl_ms == 0)
     c->dht_record_ttl_ms = d.dht_record_ttl_ms;
+  c->update_max = CLAMP (c->update_max ? c->update_max : d.update_max, 1u, 64u);
+  c->update_inflight_per_peer = CLAMP (c->update_inflight_per_peer
+                                       ? c->update_inflight_per_peer
+                                       : d.update_inflight_per_peer, 1u, 64u);
+  if (c->update_request_timeout_ns == 0)
+    c->update_request_timeout_ns = d.update_request_timeout_ns;
+  if (c->update_query_timeout_ns == 0)
+    c->update_query_timeout_ns = d.update_query_timeout_ns;
+  c->update_serve_per_request = CLAMP (c->update_serve_per_request
+                                       ? c->update_serve_per_request
+                                       : d.update_serve_per_request, 1u,
+                                       (uint32_t) MESH_WIRE_MAX_CHUNK_REQUEST);
 }
 
 MeshEngine *
@@ -1149,7 +1400,7 @@ mesh_engine_new (const MeshIdentity *self, const MeshEngineConfig *config,
   MeshPrivateConfig pc;
   MeshPrivateCallbacks pcb = {
     private_send_cb, private_event_cb, private_accept_cb, private_no_route_cb,
-    private_unanswered_cb,
+    private_unanswered_cb, private_content_cb,
   };
 
   g_return_val_if_fail (self != NULL && callbacks != NULL, NULL);
@@ -1189,6 +1440,15 @@ mesh_engine_new (const MeshIdentity *self, const MeshEngineConfig *config,
                            e->hash_key);
   e->gossip = gossip_create (e, now_ns);
   e->dht = dht_create (e, now_ns);
+  {
+    MeshUpdistCallbacks ucb = {
+      .send = updist_send_cb,
+      .penalize = updist_penalize_cb,
+      .event = updist_event_cb,
+    };
+
+    e->updist = mesh_updist_new (&e->config, &ucb, e, now_ns);
+  }
   e->lookups = g_hash_table_new_full (g_bytes_hash, g_bytes_equal,
                                       (GDestroyNotify) g_bytes_unref, NULL);
   e->queue.events = g_array_new (FALSE, FALSE, sizeof (QueuedEvent));
@@ -1210,6 +1470,7 @@ mesh_engine_free (MeshEngine *e)
   mesh_seen_free (e->seen);
   mesh_gossip_free (e->gossip);
   mesh_dht_free (e->dht);
+  mesh_updist_free (e->updist);
   g_hash_table_destroy (e->lookups);
   mesh_msg_buf_clear (&e->frame_buf);
   mesh_msg_buf_clear (&e->payload_buf);
@@ -1280,6 +1541,7 @@ mesh_engine_link_up (MeshEngine *e, MeshLinkId id, const MeshPublicBundle *peer,
   mesh_routing_link_up (e->routing, id, p.node_id, link->route_cost, now_ns);
   /* Within max_links, which gossip was created with. */
   mesh_gossip_link_up (e->gossip, id, now_ns, NULL);
+  mesh_updist_link_up (e->updist, id, p.node_id, now_ns);
   e->next_link_check_ns = MIN (e->next_link_check_ns, link->next_ping_ns);
 
   ev.type = MESH_EVENT_PEER_CONNECTED;
@@ -1304,6 +1566,7 @@ mesh_engine_link_down (MeshEngine *e, MeshLinkId id, uint64_t now_ns)
   enter (e);
   mesh_routing_link_down (e->routing, id, now_ns);
   mesh_gossip_link_down (e->gossip, id, now_ns);
+  mesh_updist_link_down (e->updist, id, now_ns);
   ev.type = MESH_EVENT_PEER_DISCONNECTED;
   ev.link = id;
   ev.node_id = link->peer.node_id;
@@ -1455,6 +1718,7 @@ mesh_engine_next_timeout (const MeshEngine *e)
   t = MIN (t, mesh_routing_next_timeout (e->routing));
   t = MIN (t, mesh_gossip_next_timeout (e->gossip));
   t = MIN (t, mesh_dht_next_timeout (e->dht));
+  t = MIN (t, mesh_updist_next_timeout (e->updist));
   return t;
 }
 
@@ -1471,6 +1735,8 @@ mesh_engine_tick (MeshEngine *e, uint64_t now_ns)
     mesh_gossip_tick (e->gossip, now_ns);
   if (now_ns >= mesh_dht_next_timeout (e->dht))
     mesh_dht_tick (e->dht, now_ns);
+  if (now_ns >= mesh_updist_next_timeout (e->updist))
+    mesh_updist_tick (e->updist, now_ns);
   leave (e);
 }
 
@@ -1502,6 +1768,7 @@ mesh_engine_get_stats (const MeshEngine *e, MeshEngineStats *stats)
     mesh_dht_get_stats (e->dht, &ds);
     stats->records_stored = ds.stores_sent;
   }
+  mesh_updist_add_stats (e->updist, stats);
 }
 
 gboolean

@@ -64,6 +64,26 @@ typedef enum {
   MESH_EVENT_LOOKUP_DONE,          /* node_id = target; bundle and addresses
                                     * when found, else reason; hops, latency_ns
                                     * (only for mesh_engine_lookup) */
+  MESH_EVENT_UPDATE_PROGRESS,      /* message_id = manifest ID; chunks_done,
+                                    * chunks_total, bytes_done, bytes_total;
+                                    * link = the peer the chunk came from */
+  MESH_EVENT_UPDATE_COMPLETED,     /* message_id = manifest ID; every chunk
+                                    * held and verified; as above */
+  MESH_EVENT_UPDATE_BAD_CHUNK,     /* message_id, link, node_id = the peer
+                                    * that sent a chunk not matching the
+                                    * manifest, reason; chunks_done = index */
+  MESH_EVENT_UPDATE_MANIFEST,      /* answer to mesh_engine_update_query_
+                                    * manifest(): message_id = manifest ID,
+                                    * node_id = who was asked; data/len = the
+                                    * encoded manifest (not yet verified), or
+                                    * reason when none came */
+  MESH_EVENT_QUERY_RECEIVED,       /* bundle and node_id = asker, data/len =
+                                    * encoded QueryMessage the engine did not
+                                    * answer itself; answer with
+                                    * mesh_engine_send_content (RESPONSE) */
+  MESH_EVENT_RESPONSE_RECEIVED,    /* bundle, node_id, data/len = encoded
+                                    * ResponseMessage to none of the
+                                    * engine's own queries */
 } MeshEventType;
 
 typedef struct {
@@ -80,6 +100,8 @@ typedef struct {
   uint32_t hops;                      /* links crossed */
   uint64_t latency_ns;
   const char *reason;                 /* failures: what went wrong */
+  uint32_t chunks_done, chunks_total; /* update events */
+  uint64_t bytes_done, bytes_total;
 } MeshEvent;
 
 typedef struct {
@@ -132,6 +154,15 @@ typedef struct {
                                    * Ed25519 verification); default 100 */
   const char *const *addresses;   /* this node's listen addresses, for its
                                    * contact record; NULL-terminated */
+  /* Update distribution (mesh_engine_update_add). */
+  uint32_t update_max;            /* updates tracked at once; default 8 */
+  uint32_t update_inflight_per_peer; /* chunks asked of one peer and not yet
+                                   * answered; default 4, at most 64 */
+  uint64_t update_request_timeout_ns; /* a chunk not answered in this time is
+                                   * asked of another peer; default 1 s */
+  uint64_t update_bytes_per_s;    /* download limit over all updates; 0 none */
+  uint32_t update_serve_per_request; /* chunks answered per request; 16 */
+  uint64_t update_query_timeout_ns; /* manifest queries; default 10 s */
 } MeshEngineConfig;
 
 typedef struct {
@@ -149,6 +180,10 @@ typedef struct {
   uint64_t lookups_started, lookups_done;
   uint64_t records_stored;        /* STOREs of our contact record sent */
   uint32_t links, routes, sessions_out, sessions_in, pending, seen;
+  uint64_t chunks_served, chunks_received, chunks_bad, chunk_requests_sent;
+  uint64_t chunk_timeouts;
+  uint64_t chunks_serve_limited;  /* requests cut short by the per-peer
+                                   * serving limit (peer_bytes_per_s) */
 } MeshEngineStats;
 
 void mesh_engine_config_init (MeshEngineConfig *config);
@@ -241,5 +276,76 @@ gboolean mesh_engine_get_link_info (const MeshEngine *engine, MeshLinkId link,
  * when there is no route (for diagnostics and tests). */
 MeshLinkId mesh_engine_route_lookup (const MeshEngine *engine,
                                      const uint8_t *node_id);
+
+/* Update distribution.  The engine moves the 64 KiB (manifest chunk_size)
+ * chunks of updates between peers with UpdateRequest and UpdateChunk;
+ * where chunks are kept is the caller's: a real node gives it its chunk
+ * cache (lib/update/chunks.c), a simulation memory.  The store is asked
+ * only from inside engine calls, and its functions must not call back
+ * into the engine. */
+typedef struct {
+  /* Whether chunk index of the update is held. */
+  gboolean (*has) (void *store, const uint8_t *update_id, uint32_t index);
+  /* Its bytes, for serving; NULL when not held.  (transfer full) */
+  GBytes *(*get) (void *store, const uint8_t *update_id, uint32_t index);
+  /* Keep a chunk the engine has checked against the manifest's hash.
+   * FALSE when it could not be kept (it is then asked for again later). */
+  gboolean (*put) (void *store, const uint8_t *update_id, uint32_t index,
+                   const uint8_t *data, size_t len);
+} MeshChunkStoreFuncs;
+
+void mesh_engine_set_chunk_store (MeshEngine *engine,
+                                  const MeshChunkStoreFuncs *funcs,
+                                  void *store);
+
+/* Track the update whose manifest (encoded UpdateManifest) is given,
+ * named by update_id (its manifest ID).  The caller has checked the
+ * manifest's signatures (mesh_update_manifest_verify()) and computed the
+ * ID; the engine only checks that the chunk hashes fit size and
+ * chunk_size (INVALID).  From then on chunks of it held in the store are
+ * served to peers that ask, to each at most peer_bytes_per_s, and
+ * update-manifest queries for it are answered.  With fetch, the missing
+ * chunks (held ones count at once, which is how a download resumes) are
+ * asked of the linked peers in parallel, at most
+ * update_inflight_per_peer each; each answer is checked against the
+ * manifest's hash, and a bad chunk is asked of another peer while the
+ * sender loses reputation.  Progress and completion come as events.
+ * EXHAUSTED at update_max updates, INVALID_ARGUMENT when the chunk store
+ * is not set.  Adding a tracked update again only turns fetching on. */
+gboolean mesh_engine_update_add (MeshEngine *engine,
+                                 const uint8_t *update_id,
+                                 const uint8_t *manifest, size_t len,
+                                 gboolean fetch, uint64_t now_ns,
+                                 GError **error);
+/* Ask the node from (an authority, or the node that announced the
+ * update) for the manifest with this ID, end-to-end encrypted (QUERY
+ * "update-manifest").  A node answers such a query itself for the
+ * updates it tracks.  The result comes as MESH_EVENT_UPDATE_MANIFEST:
+ * the manifest, still to be verified and then given to
+ * mesh_engine_update_add(), or a reason (the answer's code and message,
+ * or no answer within update_query_timeout_ns).  EXHAUSTED at update_max
+ * queries waiting; otherwise as mesh_engine_send_private(). */
+gboolean mesh_engine_update_query_manifest (MeshEngine *engine,
+                                            const MeshPublicBundle *from,
+                                            const uint8_t *manifest_id,
+                                            uint64_t now_ns, GError **error);
+
+/* Send an encoded QueryMessage (type MESH_WIRE_TYPE_QUERY) or
+ * ResponseMessage (MESH_WIRE_TYPE_RESPONSE) in an end-to-end session,
+ * delivered and acknowledged like a private message.  INVALID_ARGUMENT
+ * for another type. */
+gboolean mesh_engine_send_content (MeshEngine *engine,
+                                   const MeshPublicBundle *to, uint32_t type,
+                                   const uint8_t *data, size_t len,
+                                   uint64_t now_ns, uint8_t *id_out,
+                                   GError **error);
+
+/* Stop fetching and serving it. */
+void mesh_engine_update_remove (MeshEngine *engine, const uint8_t *update_id);
+/* Chunks held of a tracked update and their number; FALSE if untracked. */
+gboolean mesh_engine_update_progress (const MeshEngine *engine,
+                                      const uint8_t *update_id,
+                                      uint32_t *chunks_done,
+                                      uint32_t *chunks_total);
 
 #endif

@@ -32,6 +32,8 @@ gboolean mesh_bucket_take (MeshTokenBucket *b, double n, uint64_t now_ns);
 #define MESH_LINK_REPUTATION_RATE (-10)     /* a frame over the rate limit */
 #define MESH_LINK_REPUTATION_TIMESTAMP (-20) /* a timestamp outside the window */
 #define MESH_LINK_REPUTATION_INVALID (-500) /* an invalid frame */
+#define MESH_LINK_REPUTATION_BAD_CHUNK (-50) /* an update chunk not matching
+                                              * its manifest's hash */
 
 typedef struct {
   MeshLinkId id;

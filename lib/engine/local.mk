@@ -8,4 +8,5 @@ lib_engine_libmesh_engine_la_SOURCES = \
 	lib/engine/link.c lib/engine/link.h \
 	lib/engine/msg.c lib/engine/msg.h \
 	lib/engine/routing.c lib/engine/routing.h \
-	lib/engine/session.c lib/engine/session.h
+	lib/engine/session.c lib/engine/session.h \
+	lib/engine/updist.c lib/engine/updist.h

@@ -452,6 +452,16 @@ mesh_private_send (MeshPrivate *p, const MeshPublicBundle *to,
                    uint64_t now_ns, uint8_t id_out[MESH_WIRE_ID_LEN],
                    GError **error)
 {
+  return mesh_private_send_type (p, MESH_WIRE_TYPE_PRIVATE, to, data, len,
+                                 max_data, now_ns, id_out, error);
+}
+
+gboolean
+mesh_private_send_type (MeshPrivate *p, uint32_t type,
+                        const MeshPublicBundle *to, const uint8_t *data,
+                        size_t len, size_t max_data, uint64_t now_ns,
+                        uint8_t id_out[MESH_WIRE_ID_LEN], GError **error)
+{
   MeshWirePrivateContent content = MESHARA__V1__PRIVATE_CONTENT__INIT;
   MeshPublicBundle peer;
   OutSession *os;
@@ -488,7 +498,7 @@ mesh_private_send (MeshPrivate *p, const MeshPublicBundle *to,
   if (os == NULL)
     return FALSE;
 
-  content.type = MESH_WIRE_TYPE_PRIVATE;
+  content.type = type;
   content.body.data = (uint8_t *) data;
   content.body.len = len;
   clen = mesh_msg_buf_encode (&p->buf_content, &content.base);
@@ -629,6 +639,7 @@ receive_private (MeshPrivate *p, MeshLinkId link, const MeshWireBaseMessage *msg
 {
   g_autoptr (MeshWirePrivateMessage) pm = NULL;
   g_autoptr (MeshWirePrivateContent) content = NULL;
+  MeshPublicBundle asker;
   uint8_t sid[MESH_SESSION_ID_LEN];
   Key16 k;
   InSession *in;
@@ -724,9 +735,16 @@ receive_private (MeshPrivate *p, MeshLinkId link, const MeshWireBaseMessage *msg
       p->stats.received++;
       p->cb.event (p->ctx, &ev);
     }
-  /* QUERY and RESPONSE (PrivateContent.type): integration point of the
-   * query module; until then they are acknowledged and dropped. */
+  asker = *mesh_session_get_peer (in->s);
   send_ack (p, in, msg->message_id.data, counter, MESH_WIRE_ACK_DELIVERED, now_ns);
+  /* QUERY and RESPONSE go to the content callback once everything about
+   * this message is done, since answering sends; without the callback
+   * they are acknowledged and dropped. */
+  if ((content->type == MESH_WIRE_TYPE_QUERY
+       || content->type == MESH_WIRE_TYPE_RESPONSE)
+      && p->cb.content != NULL)
+    p->cb.content (p->ctx, content->type, &asker, content->body.data,
+                   content->body.len, now_ns);
 }
 
 static void

@@ -77,6 +77,11 @@ typedef struct {
    * NULL). */
   void (*unanswered) (void *ctx, const uint8_t dest[MESH_NODE_ID_LEN],
                       uint64_t now_ns);
+  /* A QUERY or RESPONSE (PrivateContent.type) from sender; body is the
+   * encoded QueryMessage or ResponseMessage, not yet decoded.  May be
+   * NULL: they are then acknowledged and dropped. */
+  void (*content) (void *ctx, uint32_t type, const MeshPublicBundle *sender,
+                   const uint8_t *body, size_t len, uint64_t now_ns);
 } MeshPrivateCallbacks;
 
 typedef struct {
@@ -125,6 +130,15 @@ gboolean mesh_private_send (MeshPrivate *p, const MeshPublicBundle *to,
                             const uint8_t *data, size_t len, size_t max_data,
                             uint64_t now_ns, uint8_t id_out[MESH_WIRE_ID_LEN],
                             GError **error);
+
+/* The same with PrivateContent.type type: MESH_WIRE_TYPE_PRIVATE,
+ * _QUERY or _RESPONSE. */
+gboolean mesh_private_send_type (MeshPrivate *p, uint32_t type,
+                                 const MeshPublicBundle *to,
+                                 const uint8_t *data, size_t len,
+                                 size_t max_data, uint64_t now_ns,
+                                 uint8_t id_out[MESH_WIRE_ID_LEN],
+                                 GError **error);
 
 /* A PRIVATE or ACK message addressed to us, decoded and checked by the
  * engine (message ID, timestamp), arrived on link. */

@@ -6,3 +6,5 @@ lib_sim_libmesh_sim_la_SOURCES = \
 	lib/sim/sim.c lib/sim/sim.h \
 	lib/sim/netmodel.c lib/sim/netmodel.h \
 	lib/sim/scenario.c lib/sim/scenario.h
+# The update scenarios build, sign and check updates.
+lib_sim_libmesh_sim_la_LIBADD = lib/update/libmesh-update.la

@@ -13,6 +13,9 @@
 
 #include "crypto/hash.h"
 #include "engine/routes.h"
+#include "update/notice.h"
+#include "update/package.h"
+#include "update/trust.h"
 #include "wire/codec.h"
 
 #include <meshara/meshara-error.h>
@@ -235,6 +238,8 @@ typedef struct {
   uint64_t latency_ns;
 } Lookup;
 
+typedef struct UpdRun UpdRun;
+
 typedef struct {
   const char *name;
   const MeshScenarioParams *p;
@@ -274,6 +279,8 @@ typedef struct {
   char fail_route[160];
   /* The same for lookups. */
   char fail_lookup[160];
+
+  UpdRun *upd;           /* update scenarios */
 } Run;
 
 static void
@@ -596,6 +603,10 @@ on_lookup_done (Run *run, uint32_t node, const MeshEvent *ev)
     }
 }
 
+static void on_update_notice (Run *run, uint32_t node, const MeshEvent *ev);
+static void on_update_completed (Run *run, uint32_t node, const MeshEvent *ev);
+static void on_update_manifest (Run *run, uint32_t node, const MeshEvent *ev);
+
 static void
 on_event (MeshSim *sim, uint32_t node, const MeshEvent *ev, void *user_data)
 {
@@ -611,7 +622,19 @@ on_event (MeshSim *sim, uint32_t node, const MeshEvent *ev, void *user_data)
       on_private_outcome (run, node, ev);
       break;
     case MESH_EVENT_BROADCAST_RECEIVED:
-      on_broadcast (run, node, ev);
+      if (run->upd != NULL
+          && g_strcmp0 (ev->content_type, MESH_WIRE_CONTENT_TYPE_UPDATE_NOTICE) == 0)
+        on_update_notice (run, node, ev);
+      else
+        on_broadcast (run, node, ev);
+      break;
+    case MESH_EVENT_UPDATE_COMPLETED:
+      if (run->upd != NULL)
+        on_update_completed (run, node, ev);
+      break;
+    case MESH_EVENT_UPDATE_MANIFEST:
+      if (run->upd != NULL)
+        on_update_manifest (run, node, ev);
       break;
     case MESH_EVENT_LOOKUP_DONE:
       on_lookup_done (run, node, ev);
@@ -1734,6 +1757,405 @@ scenario_hostile (Run *run)
   g_free (honest);
 }
 
+/* ---- Update distribution */
+
+/* The chunk store of one node: which chunks it holds, as bits; the bytes
+ * are the one copy of the package every node shares, so a 10 MiB update
+ * on 1,000 nodes costs 10 MiB, not 10 GiB. */
+typedef struct {
+  Run *run;
+  uint32_t node;
+} UpdStore;
+
+struct UpdRun {
+  guint8 *data;                 /* the package */
+  gsize size;
+  GBytes *manifest;             /* signed, encoded */
+  MeshWireUpdateManifest *m;
+  uint8_t id[MESH_SHA256_LEN];
+  MeshTrustStore *trust;
+  uint32_t authority, malicious;
+  uint32_t n_chunks, row;       /* bytes of bitmap per node */
+  uint8_t *held;                /* n * row */
+  UpdStore *stores;
+  uint8_t *announced;           /* per node: notice accepted */
+  uint8_t *completed;           /* per node */
+  uint64_t published_at;
+  uint64_t announce_reached, completed_count, interested;
+  uint64_t last_done_ns;
+  uint64_t corrupt_stored;      /* chunks kept that differ from the package */
+  uint64_t notices_rejected;
+  uint64_t manifests_rejected, query_failures;
+  uint8_t *queries;             /* per node: manifest queries sent */
+};
+
+static gboolean
+upd_has (void *store, const uint8_t *update_id, uint32_t index)
+{
+  UpdStore *s = store;
+  UpdRun *u = s->run->upd;
+
+  if (memcmp (update_id, u->id, MESH_SHA256_LEN) != 0 || index >= u->n_chunks)
+    return FALSE;
+  return u->held[(size_t) s->node * u->row + index / 8] >> (index % 8) & 1;
+}
+
+static GBytes *
+upd_get (void *store, const uint8_t *update_id, uint32_t index)
+{
+  UpdStore *s = store;
+  UpdRun *u = s->run->upd;
+  gsize off = (gsize) index * u->m->chunk_size;
+  gsize len;
+  guint8 *bad;
+
+  if (!upd_has (store, update_id, index))
+    return NULL;
+  len = MIN ((gsize) u->m->chunk_size, u->size - off);
+  if (s->node != u->malicious)
+    return g_bytes_new_static (u->data + off, len);
+  bad = g_memdup2 (u->data + off, len);
+  bad[len / 3] ^= 0xa5;
+  return g_bytes_new_take (bad, len);
+}
+
+static gboolean
+upd_put (void *store, const uint8_t *update_id, uint32_t index,
+         const uint8_t *data, size_t len)
+{
+  UpdStore *s = store;
+  UpdRun *u = s->run->upd;
+  gsize off = (gsize) index * u->m->chunk_size;
+
+  if (memcmp (update_id, u->id, MESH_SHA256_LEN) != 0 || index >= u->n_chunks)
+    return FALSE;
+  if (len != MIN ((gsize) u->m->chunk_size, u->size - off)
+      || memcmp (data, u->data + off, len) != 0)
+    u->corrupt_stored++;
+  u->held[(size_t) s->node * u->row + index / 8] |= (uint8_t) (1u << (index % 8));
+  return TRUE;
+}
+
+static const MeshChunkStoreFuncs upd_store_funcs = { upd_has, upd_get, upd_put };
+
+#define UPD_MAX_QUERIES 5
+
+/* Ask the authority for the manifest (its engine answers). */
+static void
+upd_query (Run *run, uint32_t node)
+{
+  UpdRun *u = run->upd;
+  g_autoptr (GError) error = NULL;
+
+  if (u->queries[node] >= UPD_MAX_QUERIES)
+    {
+      fail (run, "node %u got no manifest in %d queries", node, UPD_MAX_QUERIES);
+      return;
+    }
+  u->queries[node]++;
+  if (!mesh_engine_update_query_manifest (mesh_sim_node_engine (run->sim, node),
+                                          mesh_sim_node_bundle (run->sim, u->authority),
+                                          u->id, mesh_sim_now (run->sim), &error))
+    fail (run, "node %u cannot ask for the manifest: %s", node, error->message);
+}
+
+/* The answer to a manifest query: checked (its ID, k of n, the version)
+ * and fetched; no answer: asked again. */
+static void
+on_update_manifest (Run *run, uint32_t node, const MeshEvent *ev)
+{
+  UpdRun *u = run->upd;
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (GError) error = NULL;
+  uint8_t id[MESH_SHA256_LEN];
+
+  if (ev->data == NULL)
+    {
+      u->query_failures++;
+      g_debug ("update: node %u: %s", node, ev->reason ? ev->reason : "?");
+      upd_query (run, node);
+      return;
+    }
+  m = mesh_update_manifest_parse (ev->data, ev->len, &error);
+  if (m != NULL)
+    mesh_update_manifest_digest (m, id);
+  if (m == NULL || memcmp (id, u->id, MESH_SHA256_LEN) != 0
+      || !mesh_update_manifest_verify (m, u->trust, 1, NULL, &error))
+    {
+      u->manifests_rejected++;
+      fail (run, "node %u rejects the manifest it was sent: %s", node,
+            error ? error->message : "another ID");
+      return;
+    }
+  if (!mesh_engine_update_add (mesh_sim_node_engine (run->sim, node), u->id,
+                               ev->data, ev->len, TRUE, mesh_sim_now (run->sim),
+                               &error))
+    fail (run, "node %u cannot fetch the update: %s", node, error->message);
+}
+
+/* A node hears the notice: checked k of n against its trust store, then
+ * the manifest is asked of the authority. */
+static void
+on_update_notice (Run *run, uint32_t node, const MeshEvent *ev)
+{
+  UpdRun *u = run->upd;
+  g_autoptr (MeshWireUpdateNotice) notice = NULL;
+  g_autoptr (GError) error = NULL;
+
+  if (node >= run->n || u->announced[node])
+    {
+      run->r->duplicates++;
+      return;
+    }
+  notice = mesh_update_notice_parse (ev->data, ev->len, &error);
+  if (notice == NULL
+      || !mesh_update_notice_verify (notice, u->trust, 1, &error)
+      || memcmp (notice->manifest_id.data, u->id, MESH_SHA256_LEN) != 0)
+    {
+      u->notices_rejected++;
+      g_debug ("update: node %u rejects the notice: %s", node,
+               error ? error->message : "?");
+      return;
+    }
+  u->announced[node] = 1;
+  u->announce_reached++;
+  add_sample (run->bc_hops, ev->hops);
+  if (node == u->authority || node == u->malicious)
+    return;
+  upd_query (run, node);
+}
+
+static void
+on_update_completed (Run *run, uint32_t node, const MeshEvent *ev)
+{
+  UpdRun *u = run->upd;
+  uint64_t t = mesh_sim_now (run->sim);
+
+  if (ev->message_id == NULL
+      || memcmp (ev->message_id, u->id, MESH_SHA256_LEN) != 0
+      || node >= run->n || u->completed[node])
+    {
+      run->r->misdelivered++;
+      return;
+    }
+  u->completed[node] = 1;
+  u->completed_count++;
+  u->last_done_ns = MAX (u->last_done_ns, t);
+  add_sample (run->bc_lat, (double) (t - u->published_at) / 1e6);
+}
+
+static gboolean
+update_done (MeshSim *sim, void *user_data)
+{
+  Run *run = user_data;
+
+  report (run, run->upd->completed_count, run->upd->interested);
+  return run->upd->completed_count >= run->upd->interested;
+}
+
+static void
+upd_setup_node (Run *run, uint32_t node, gboolean holds_all)
+{
+  UpdRun *u = run->upd;
+  MeshEngine *e = mesh_sim_node_engine (run->sim, node);
+
+  u->stores[node].run = run;
+  u->stores[node].node = node;
+  mesh_engine_set_chunk_store (e, &upd_store_funcs, &u->stores[node]);
+  if (holds_all)
+    {
+      g_autoptr (GError) error = NULL;
+
+      memset (u->held + (size_t) node * u->row, 0xff, u->row);
+      if (!mesh_engine_update_add (e, u->id, g_bytes_get_data (u->manifest, NULL),
+                                   g_bytes_get_size (u->manifest), FALSE,
+                                   mesh_sim_now (run->sim), &error))
+        fail (run, "node %u cannot serve the update: %s", node, error->message);
+    }
+}
+
+static void
+upd_free (UpdRun *u)
+{
+  if (u == NULL)
+    return;
+  g_free (u->data);
+  if (u->manifest)
+    g_bytes_unref (u->manifest);
+  mesh_wire_free (u->m);
+  if (u->trust)
+    mesh_trust_store_free (u->trust);
+  g_free (u->held);
+  g_free (u->stores);
+  g_free (u->announced);
+  g_free (u->completed);
+  g_free (u->queries);
+  g_free (u);
+}
+
+/* Build the package and its manifest signed by the authority, and the
+ * trust store every node holds. */
+static gboolean
+upd_prepare (Run *run, gboolean with_malicious)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) unsigned_m = NULL;
+  MeshUpdateInfo info = { .name = "sim-app", .version = 2,
+                          .version_label = "2.0", .changelog = "simulated" };
+  MeshIdentity authority;
+  UpdRun *u = g_new0 (UpdRun, 1);
+
+  run->upd = u;
+  u->size = run->p->update_size;
+  u->data = g_malloc (u->size);
+  mesh_sim_rng_fill (mesh_sim_rng (run->sim), u->data, u->size);
+  u->authority = random_node (run, NULL);
+  u->malicious = MESH_SIM_NO_NODE;
+  if (with_malicious)
+    do
+      u->malicious = random_node (run, NULL);
+    while (u->malicious == u->authority);
+  mesh_sim_node_identity (run->p->seed, u->authority, &authority);
+  unsigned_m = mesh_update_manifest_build (&info, u->data, u->size, &error);
+  if (unsigned_m != NULL)
+    u->manifest = mesh_update_manifest_sign (g_bytes_get_data (unsigned_m, NULL),
+                                             g_bytes_get_size (unsigned_m),
+                                             &authority, &error);
+  if (u->manifest != NULL)
+    u->m = mesh_update_manifest_parse (g_bytes_get_data (u->manifest, NULL),
+                                       g_bytes_get_size (u->manifest), &error);
+  u->trust = mesh_trust_store_new ();
+  if (u->m == NULL
+      || !mesh_trust_store_add (u->trust, authority.pub.ed_pub, "sim authority",
+                                NULL, NULL, MESH_TRUST_UPDATE, 0, &error))
+    {
+      fail (run, "cannot build the update: %s", error->message);
+      mesh_identity_clear (&authority);
+      return FALSE;
+    }
+  mesh_identity_clear (&authority);
+  mesh_update_manifest_digest (u->m, u->id);
+  u->n_chunks = (uint32_t) u->m->n_chunk_hashes;
+  u->row = (u->n_chunks + 7) / 8;
+  u->held = g_malloc0 ((size_t) run->n * u->row);
+  u->stores = g_new0 (UpdStore, run->n);
+  u->announced = g_malloc0 (run->n);
+  u->completed = g_malloc0 (run->n);
+  u->queries = g_malloc0 (run->n);
+  u->interested = run->n - 1 - (with_malicious ? 1 : 0);
+  return TRUE;
+}
+
+/* The authority announces a signed update; every other node (but the
+ * malicious one, which serves corrupted copies of every chunk from the
+ * start) fetches it from its neighbours. */
+static void
+scenario_update_common (Run *run, gboolean with_malicious)
+{
+  MeshScenarioResult *r = run->r;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GBytes) notice = NULL;
+  GArray *served;
+  uint64_t bad = 0;
+
+  warm_up (run);
+  if (!upd_prepare (run, with_malicious))
+    return;
+  run->phase = "update";
+  for (uint32_t i = 0; i < run->n; i++)
+    upd_setup_node (run, i, i == run->upd->authority || i == run->upd->malicious);
+  notice = mesh_update_notice_build (run->upd->m, &error);
+  run->upd->published_at = mesh_sim_now (run->sim);
+  if (notice == NULL
+      || !mesh_sim_broadcast (run->sim, run->upd->authority,
+                              g_bytes_get_data (notice, NULL),
+                              g_bytes_get_size (notice),
+                              MESH_WIRE_CONTENT_TYPE_UPDATE_NOTICE, NULL, &error))
+    {
+      fail (run, "cannot announce the update: %s", error->message);
+      return;
+    }
+  /* The authority knows its own notice. */
+  run->upd->announced[run->upd->authority] = 1;
+  run->upd->announce_reached++;
+  for (uint32_t i = 0; i < run->n; i++)
+    mesh_sim_node_rearm (run->sim, i);
+  mesh_sim_run_until_done (run->sim, update_done, run, STEP_NS,
+                           mesh_sim_now (run->sim) + run->p->phase_deadline_ns);
+  mesh_sim_run_until (run->sim, mesh_sim_now (run->sim) + GRACE_NS);
+
+  served = g_array_new (FALSE, FALSE, sizeof (double));
+  for (uint32_t i = 0; i < run->n; i++)
+    {
+      MeshEngineStats st;
+
+      mesh_sim_node_stats (run->sim, i, &st);
+      if (i != run->upd->malicious)
+        add_sample (served, (double) st.chunks_served);
+      bad += st.chunks_bad;
+    }
+  r->expected = run->upd->interested;
+  r->delivered = run->upd->completed_count;
+  r->success_rate = r->expected ? (double) r->delivered / r->expected : 1.0;
+  r->hops_p50 = percentile (run->bc_hops, 0.5);
+  r->hops_p99 = percentile (run->bc_hops, 0.99);
+  r->hops_max = (uint32_t) percentile (run->bc_hops, 1.0);
+  r->latency_ms_p50 = percentile (run->bc_lat, 0.5);
+  r->latency_ms_p99 = percentile (run->bc_lat, 0.99);
+  r->update_bytes = run->upd->size;
+  r->update_chunks = run->upd->n_chunks;
+  r->announce_expected = run->n;
+  r->announce_reached = run->upd->announce_reached;
+  r->update_last_ms = run->upd->last_done_ns > run->upd->published_at
+                      ? (double) (run->upd->last_done_ns
+                                  - run->upd->published_at) / 1e6 : 0;
+  r->chunks_served_p50 = percentile (served, 0.5);
+  r->chunks_served_max = (uint64_t) percentile (served, 1.0);
+  r->bad_chunks = bad;
+  g_array_unref (served);
+
+  if (r->announce_reached != r->announce_expected)
+    fail (run, "the notice reached %" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT
+          " nodes (%" G_GUINT64_FORMAT " rejected)", r->announce_reached,
+          r->announce_expected, run->upd->notices_rejected);
+  if (r->delivered != r->expected)
+    fail (run, "%" G_GUINT64_FORMAT " of %" G_GUINT64_FORMAT " interested "
+          "nodes hold the whole update", r->delivered, r->expected);
+  if (run->upd->corrupt_stored > 0)
+    fail (run, "%" G_GUINT64_FORMAT " corrupt chunks were kept",
+          run->upd->corrupt_stored);
+  /* Every node that completed holds every chunk, and the package its
+   * chunks make matches the manifest's checksum. */
+  for (uint32_t i = 0; i < run->n; i++)
+    if (run->upd->completed[i])
+      for (uint32_t j = 0; j < run->upd->n_chunks; j++)
+        if (!upd_has (&run->upd->stores[i], run->upd->id, j))
+          {
+            fail (run, "node %u completed without chunk %u", i, j);
+            i = run->n;
+            break;
+          }
+  if (!mesh_update_verify_data (run->upd->m, run->upd->data, run->upd->size,
+                                &error))
+    fail (run, "the package does not match its manifest: %s", error->message);
+  if (with_malicious && bad == 0)
+    fail (run, "no corrupted chunk of the malicious node was ever received");
+  if (r->misdelivered > 0)
+    fail (run, "%" G_GUINT64_FORMAT " unexpected update events", r->misdelivered);
+}
+
+static void
+scenario_update (Run *run)
+{
+  scenario_update_common (run, FALSE);
+}
+
+static void
+scenario_update_hostile (Run *run)
+{
+  scenario_update_common (run, TRUE);
+}
+
 /* ---- Running */
 
 typedef void (*ScenarioFunc) (Run *run);
@@ -1748,6 +2170,10 @@ static const struct {
   { "partition", scenario_partition },
   { "churn", scenario_churn },
   { "hostile", scenario_hostile },
+  /* Not in scenario_names, so not in "all": a 10 MiB update to 1,000
+   * nodes is minutes of computing. */
+  { "update", scenario_update },
+  { "update-hostile", scenario_update_hostile },
 };
 
 static const char *const scenario_names[] = {
@@ -1783,6 +2209,7 @@ mesh_scenario_params_init (MeshScenarioParams *params)
   params->payload_len = 64;
   params->warmup_max_ns = SEC (120);
   params->phase_deadline_ns = SEC (120);
+  params->update_size = 10 * 1024 * 1024;
 }
 
 void
@@ -1835,6 +2262,13 @@ check_params (const MeshScenarioParams *p, GError **error)
     {
       g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
                    "too many messages, broadcasts or lookups for one run");
+      return FALSE;
+    }
+  if (p->update_size < 1 || p->update_size > MESH_WIRE_MAX_UPDATE_SIZE)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "update size %" G_GUINT64_FORMAT " is outside 1 .. %u bytes",
+                   p->update_size, MESH_WIRE_MAX_UPDATE_SIZE);
       return FALSE;
     }
   return mesh_sim_link_params_check (&p->link, error);
@@ -1921,6 +2355,7 @@ mesh_scenario_run (const char *name, const MeshScenarioParams *params,
     result->peak_rss_kb = usage.ru_maxrss;
 
   mesh_sim_free (sim);
+  upd_free (run.upd);
   for (guint i = 0; i < run.bcast->len; i++)
     g_free (g_array_index (run.bcast, Bcast, i).seen_by);
   g_ptr_array_unref (run.captured);

@@ -18,6 +18,15 @@
  *              broadcasts and forged DHT records: its peers disconnect it,
  *              nothing forged is accepted, honest traffic is delivered,
  *              engine tables stay within their limits
+ *   update     one authority announces a signed update (update_size
+ *              bytes) by broadcast; every other node checks the notice,
+ *              asks the authority for the manifest (an update-manifest
+ *              query its engine answers), checks it and fetches the
+ *              chunks from its neighbours: the notice reaches every node, every node ends
+ *              with the whole package, matching its hashes
+ *   update-hostile  the same with one node serving corrupted copies of
+ *              every chunk: still every other node ends with the right
+ *              package (the update scenarios are not part of "all")
  *
  * Every run starts with a warm-up: a random topology comes up at time 0
  * and the clock runs until every node has a route to every other (or
@@ -61,6 +70,7 @@ typedef struct {
   const MeshEngineConfig *engine;
   MeshScenarioProgressFunc progress;
   void *progress_data;
+  uint64_t update_size;     /* update scenarios: bytes; default 10 MiB */
 } MeshScenarioParams;
 
 typedef struct {
@@ -98,6 +108,16 @@ typedef struct {
   uint64_t attack_frames;
   uint64_t misbehaved_events;
   gboolean limits_ok;               /* engine tables within config maxima */
+  /* update: expected/delivered count interested nodes and those that
+   * hold the whole package; latency is the time from the announcement
+   * until a node completed, hops those of the notice. */
+  uint64_t update_bytes;
+  uint32_t update_chunks;
+  uint64_t announce_expected, announce_reached;
+  double update_last_ms;            /* until the last node completed */
+  double chunks_served_p50;         /* per node, the malicious one aside */
+  uint64_t chunks_served_max;
+  uint64_t bad_chunks;              /* corrupt chunks received, all nodes */
 
   MeshSimStats sim;                 /* the simulator's counters at the end */
   gboolean passed;

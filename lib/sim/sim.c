@@ -1523,6 +1523,14 @@ mesh_sim_send_private (MeshSim *sim, uint32_t from, uint32_t to,
   return ok;
 }
 
+void
+mesh_sim_node_rearm (MeshSim *sim, uint32_t node)
+{
+  g_return_if_fail (sim != NULL);
+  g_return_if_fail (node < sim->n_nodes);
+  node_rearm (sim, &sim->nodes[node], FALSE);
+}
+
 gboolean
 mesh_sim_broadcast (MeshSim *sim, uint32_t from, const uint8_t *data,
                     size_t len, const char *content_type, uint8_t *id_out,

@@ -187,6 +187,9 @@ const MeshPublicBundle *mesh_sim_node_bundle (const MeshSim *sim,
 const char *mesh_sim_node_address (const MeshSim *sim, uint32_t node);
 /* The node's engine.  Transfer none; changes on restart. */
 void *mesh_sim_node_engine (MeshSim *sim, uint32_t node);
+/* After calling into a node's engine directly (mesh_sim_node_engine()),
+ * arm its timer again from the engine's next timeout. */
+void mesh_sim_node_rearm (MeshSim *sim, uint32_t node);
 /* Index of the node with this ID, or MESH_SIM_NO_NODE. */
 uint32_t mesh_sim_find_node (const MeshSim *sim, const uint8_t *node_id);
 void mesh_sim_node_stats (const MeshSim *sim, uint32_t node,

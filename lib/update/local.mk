@@ -10,4 +10,5 @@ lib_update_libmesh_update_la_SOURCES = \
 	lib/update/apply.c lib/update/apply.h \
 	lib/update/notice.c lib/update/notice.h \
 	lib/update/query.c lib/update/query.h \
+	lib/update/source.c lib/update/source.h \
 	lib/update/update-api.c

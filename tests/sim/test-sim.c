@@ -1493,6 +1493,69 @@ test_scenario_1000_dht (void)
   g_assert_cmpfloat (r.hops_p50, <=, 4);
 }
 
+/* The update scenarios: every node but the authority (and the malicious
+ * node) ends with the whole package; the scenario itself checks every
+ * kept chunk against the package and the package against its manifest. */
+static void
+assert_update (const MeshScenarioResult *r, uint32_t nodes, uint64_t size,
+               uint64_t interested)
+{
+  g_assert_cmpuint (r->update_bytes, ==, size);
+  g_assert_cmpuint (r->update_chunks, ==, (size + 65535) / 65536);
+  g_assert_cmpuint (r->announce_expected, ==, nodes);
+  g_assert_cmpuint (r->announce_reached, ==, nodes);
+  g_assert_cmpuint (r->expected, ==, interested);
+  g_assert_cmpuint (r->delivered, ==, interested);
+  g_assert_cmpuint (r->misdelivered, ==, 0);
+  g_assert_cmpfloat (r->update_last_ms, >, 0);
+  g_assert_cmpfloat (r->latency_ms_p50, <=, r->latency_ms_p99);
+  g_assert_cmpfloat (r->latency_ms_p99, <=, r->update_last_ms + 0.001);
+  /* Chunks were served by more than the authority. */
+  g_assert_cmpfloat (r->chunks_served_p50, >, 0);
+  g_assert_cmpuint (r->chunks_served_max, >=, r->update_chunks);
+}
+
+static void
+test_scenario_update (void)
+{
+  MeshScenarioParams p;
+  MeshScenarioResult r;
+
+  scenario_params (&p, 30, 6, 5);
+  p.update_size = 1024 * 1024;
+  run_scenario ("update", &p, &r);
+  assert_passed (&r);
+  assert_update (&r, 30, p.update_size, 29);
+  g_assert_cmpuint (r.bad_chunks, ==, 0);
+}
+
+static void
+test_scenario_update_hostile (void)
+{
+  MeshScenarioParams p;
+  MeshScenarioResult r;
+
+  scenario_params (&p, 30, 6, 6);
+  p.update_size = 1024 * 1024 + 100;
+  run_scenario ("update-hostile", &p, &r);
+  assert_passed (&r);
+  assert_update (&r, 30, p.update_size, 28);
+  g_assert_cmpuint (r.bad_chunks, >, 0);
+}
+
+static void
+test_scenario_1000_update (void)
+{
+  MeshScenarioParams p;
+  MeshScenarioResult r;
+
+  scenario_params (&p, 1000, 6, 1);
+  run_scenario ("update-hostile", &p, &r);
+  assert_passed (&r);
+  assert_update (&r, 1000, 10 * 1024 * 1024, 998);
+  g_assert_cmpuint (r.bad_chunks, >, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1531,8 +1594,12 @@ main (int argc, char **argv)
   g_test_add_func ("/sim/scenario/churn", test_scenario_churn);
   g_test_add_func ("/sim/scenario/hostile", test_scenario_hostile);
   g_test_add_func ("/sim/scenario/determinism", test_scenario_determinism);
+  g_test_add_func ("/sim/scenario/update", test_scenario_update);
+  g_test_add_func ("/sim/scenario/update-hostile", test_scenario_update_hostile);
   if (g_test_slow ())
     g_test_add_func ("/sim/scenario/1000-dht", test_scenario_1000_dht);
+  if (g_test_slow ())
+    g_test_add_func ("/sim/scenario/1000-update", test_scenario_1000_update);
 
   return g_test_run ();
 }
