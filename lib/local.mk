@@ -28,3 +28,4 @@ mesharainclude_HEADERS = \
 	lib/meshara/meshara-identity.h \
 	lib/meshara/meshara-node.h \
 	lib/meshara/meshara-update.h
+include lib/gir.mk

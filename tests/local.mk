@@ -147,3 +147,7 @@ abi-baseline: lib/libmeshara.la
 	$(AM_V_GEN)abidw --no-corpus-path --headers-dir $(abs_top_srcdir)/lib/meshara \
 	  --drop-private-types lib/.libs/libmeshara.so > $(abs_top_srcdir)/abi/libmeshara.abi
 .PHONY: check-abi abi-baseline
+
+# GObject introspection: two nodes through gi.repository.Meshara.
+TESTS += tests/gi/test-gi.sh
+EXTRA_DIST += tests/gi/test-gi.sh tests/gi/test-gi.py
