@@ -1520,7 +1520,19 @@ on_mdns_found (const char *address, const char *public_key,
   kp = g_hash_table_lookup (node->known, key);
   g_free (key);
   if (kp != NULL)
-    return;
+    {
+      /* A peer found this way before that came back on another address
+       * (a new port after a restart): dial the new one now. */
+      if (kp->from_mdns && strcmp (kp->address, address) != 0)
+        {
+          g_free (kp->address);
+          kp->address = g_strdup (address);
+          kp->attempts = 0;
+          known_cancel_retry (kp);
+          known_dial (node, kp);
+        }
+      return;
+    }
   /* Bounded: a network announcing many keys does not grow the table. */
   g_hash_table_iter_init (&iter, node->known);
   while (g_hash_table_iter_next (&iter, NULL, &value))
