@@ -130,7 +130,8 @@ unit_tests += tests/net/test-avahi
 endif
 tests_net_test_avahi_SOURCES = tests/net/test-avahi.c tests/testutil.h
 tests_net_test_avahi_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_net_test_avahi_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+tests_net_test_avahi_CFLAGS = $(AM_CFLAGS) $(AVAHI_CFLAGS)
+tests_net_test_avahi_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS) $(AVAHI_LIBS)
 EXTRA_DIST += tests/net/test-avahi.c
 
 # make installcheck (and distcheck): a program outside the tree builds

@@ -131,8 +131,17 @@ txt_public_key (AvahiStringList *txt)
   size_t len;
   char *key;
 
-  if (item == NULL || item->size <= 4 || item->size > 4 + MESH_MDNS_KEY_MAX)
-    return NULL;
+  if (item == NULL)
+    {
+      g_debug ("mDNS: ignoring a service without a key in its TXT record");
+      return NULL;
+    }
+  if (item->size <= 4 || item->size > 4 + MESH_MDNS_KEY_MAX)
+    {
+      g_debug ("mDNS: ignoring a service whose TXT key has %zu bytes",
+               item->size);
+      return NULL;
+    }
   value = (const char *) item->text + 4;
   len = item->size - 4;
   if (memcmp (item->text, "key=", 4) != 0 || memchr (value, '\0', len) != NULL)

@@ -11,9 +11,9 @@ G_BEGIN_DECLS
 
 #define MESH_MDNS_SERVICE_TYPE "_meshara._tcp"
 
-/* Longest TXT "key=" value taken from the network; longer ones are
- * ignored before anything is copied. */
-#define MESH_MDNS_KEY_MAX 512
+/* Longest TXT "key=" value taken from the network (a public key has
+ * 177 characters); longer ones are ignored before anything is copied. */
+#define MESH_MDNS_KEY_MAX 200
 
 /* Services being resolved at once at most; further ones are dropped
  * until some finish. */
