@@ -37,6 +37,7 @@ MAN3_LINKS = \
 	man/man3/meshara_node_get_listen_address.3 \
 	man/man3/meshara_node_get_max_peers.3 \
 	man/man3/meshara_node_get_max_routes.3 \
+	man/man3/meshara_node_get_mdns.3 \
 	man/man3/meshara_node_get_peer_count.3 \
 	man/man3/meshara_node_get_port.3 \
 	man/man3/meshara_node_get_profile.3 \
@@ -59,6 +60,7 @@ MAN3_LINKS = \
 	man/man3/meshara_node_set_listen_address.3 \
 	man/man3/meshara_node_set_max_peers.3 \
 	man/man3/meshara_node_set_max_routes.3 \
+	man/man3/meshara_node_set_mdns.3 \
 	man/man3/meshara_node_set_profile.3 \
 	man/man3/meshara_node_set_seen_capacity.3 \
 	man/man3/meshara_node_set_storage_path.3 \
