@@ -161,3 +161,11 @@ abi-baseline: lib/libmeshara.la
 # GObject introspection: two nodes through gi.repository.Meshara.
 TESTS += tests/gi/test-gi.sh
 EXTRA_DIST += tests/gi/test-gi.sh tests/gi/test-gi.py
+
+# Section-3 manual pages: one for every exported function, all lint-clean.
+dist_check_SCRIPTS += tests/check-man3.sh
+TESTS += tests/check-man3.sh
+
+# The Debian symbols file follows lib/libmeshara.sym.
+dist_check_SCRIPTS += tests/check-debian-symbols.sh
+TESTS += tests/check-debian-symbols.sh
