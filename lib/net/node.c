@@ -24,6 +24,7 @@
 #include "update/chunks.h"
 #include "update/notice.h"
 #include "update/package.h"
+#include "update/query.h"
 #include "update/source.h"
 #include "update/update-api.h"
 
@@ -1084,6 +1085,7 @@ engine_event (void *user_data, const MeshEvent *ev)
     case MESH_EVENT_UPDATE_PROGRESS:
     case MESH_EVENT_UPDATE_COMPLETED:
     case MESH_EVENT_UPDATE_MANIFEST:
+    case MESH_EVENT_QUERY_RECEIVED:
       update_event (node, ev);
       break;
     case MESH_EVENT_PEER_MISBEHAVED:
@@ -1145,6 +1147,7 @@ typedef struct {
   guint tries;
   GSource *retry;
   MeshWireUpdateManifest *m;    /* once accepted */
+  GBytes *encoded;              /* and encoded */
   guint32 done, total;
   char *path;                   /* the data file */
 } NodeUpdate;
@@ -1161,6 +1164,8 @@ node_update_free (gpointer data)
     }
   mesh_wire_free (up->notice);
   mesh_wire_free (up->m);
+  if (up->encoded != NULL)
+    g_bytes_unref (up->encoded);
   g_free (up->hex);
   g_free (up->name);
   g_free (up->path);
@@ -1324,6 +1329,8 @@ update_track (MesharaNode *node, NodeUpdate *up, const guint8 *manifest,
                                   now_ns (), error))
     return FALSE;
   mesh_engine_update_progress (node->engine, up->id, &up->done, &up->total);
+  if (up->encoded == NULL)
+    up->encoded = g_bytes_new (manifest, len);
   return TRUE;
 }
 
@@ -1378,6 +1385,14 @@ update_resume (MesharaNode *node, const char *name)
                error ? error->message : "no trust store");
       mesh_wire_free (m);
       return;
+    }
+  if (!held)
+    {
+      /* Reads what the cache holds of it and drops damaged chunks, so
+       * that the engine counts only good ones as held. */
+      GArray *missing = mesh_chunk_store_missing (node->chunks, m);
+
+      g_array_unref (missing);
     }
   up = update_new (node, id, m->name, m->version,
                    held ? NODE_UPDATE_PUBLISHED : NODE_UPDATE_FETCHING);
@@ -1640,6 +1655,47 @@ update_completed (MesharaNode *node, const MeshEvent *ev)
   g_signal_emit (node, signals[SIG_UPDATE_COMPLETE], 0, up->hex, up->path);
 }
 
+/* An update query the engine did not answer (it answers manifest
+ * queries for the updates it tracks): "update-latest" from the updates
+ * held whole, NOT_FOUND for another manifest, so that the asker moves on
+ * at once instead of waiting for its timeout.  Other queries are left. */
+static void
+update_query_received (MesharaNode *node, const MeshEvent *ev)
+{
+  g_autoptr (MeshWireQuery) q = NULL;
+  g_autoptr (GPtrArray) held = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (ev->bundle == NULL || node->updates == NULL)
+    return;
+  q = mesh_wire_decode_query (ev->data, ev->len, NULL);
+  if (q == NULL
+      || (g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_MANIFEST) != 0
+          && g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_LATEST) != 0))
+    return;
+  held = g_ptr_array_new ();
+  g_hash_table_iter_init (&iter, node->updates);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      NodeUpdate *up = value;
+
+      if (up->encoded != NULL && (up->state == NODE_UPDATE_PUBLISHED
+                                  || up->state == NODE_UPDATE_COMPLETE))
+        g_ptr_array_add (held, up->encoded);
+    }
+  answer = mesh_update_query_answer (q, held, TRUE);
+  if (answer != NULL
+      && !mesh_engine_send_content (node->engine, ev->bundle,
+                                    MESH_WIRE_TYPE_RESPONSE,
+                                    g_bytes_get_data (answer, NULL),
+                                    g_bytes_get_size (answer), now_ns (), NULL,
+                                    &error))
+    g_debug ("cannot answer an update query: %s", error->message);
+}
+
 static void
 update_event (MesharaNode *node, const MeshEvent *ev)
 {
@@ -1647,6 +1703,9 @@ update_event (MesharaNode *node, const MeshEvent *ev)
 
   switch (ev->type)
     {
+    case MESH_EVENT_QUERY_RECEIVED:
+      update_query_received (node, ev);
+      break;
     case MESH_EVENT_BROADCAST_RECEIVED:
       update_notice (node, ev);
       break;
