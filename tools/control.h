@@ -4,6 +4,9 @@
  *   send KEY TEXT     private message; KEY ends at the first space
  *   broadcast TEXT
  *   peers
+ *   publish-update PATH   announce the signed manifest at PATH (its data
+ *                         beside it as .data instead of .manifest)
+ *   updates               the updates the node knows, with their state
  *
  * Split from the socket code so that it can be tested and fuzzed on its
  * own (fuzz/control_fuzzer.c). */
@@ -16,12 +19,15 @@ typedef enum {
   TOOL_CONTROL_SEND,
   TOOL_CONTROL_BROADCAST,
   TOOL_CONTROL_PEERS,
+  TOOL_CONTROL_PUBLISH_UPDATE,
+  TOOL_CONTROL_UPDATES,
 } ToolControlType;
 
 typedef struct {
   ToolControlType type;
   char *key;             /* send: the recipient as given; owned */
-  const char *text;      /* send, broadcast: in the parsed line */
+  const char *text;      /* send, broadcast, publish-update (the path):
+                          * in the parsed line */
   gsize text_len;
 } ToolControlCommand;
 
@@ -43,5 +49,11 @@ ToolControlLine tool_control_take_line (char *buf, gsize len, gsize n_new,
 gboolean tool_control_parse (const char *line, ToolControlCommand *cmd,
                              const char **error_reply);
 void tool_control_command_clear (ToolControlCommand *cmd);
+
+/* The update commands (publish-update PATH, updates): TRUE when line is
+ * one of them, cmd then filled in; FALSE with *error_reply set when it
+ * names one but is malformed, FALSE with it untouched for other lines. */
+gboolean tool_control_parse_update (const char *line, ToolControlCommand *cmd,
+                                    const char **error_reply);
 
 #endif

@@ -21,3 +21,8 @@ unit_tests += tests/update/test-update-net
 tests_update_test_update_net_SOURCES = tests/update/test-update-net.c tests/testutil.h
 tests_update_test_update_net_CPPFLAGS = $(TEST_CPPFLAGS)
 tests_update_test_update_net_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
+
+# The same through the tool: "meshara node" processes, publish-update
+# and updates --status over the control socket.
+dist_check_SCRIPTS += tests/update/test-update-node.sh
+TESTS += tests/update/test-update-node.sh
