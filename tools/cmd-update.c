@@ -344,6 +344,24 @@ out:
   return status;
 }
 
+/* Have the node of data_dir publish the manifest at path (its data
+ * beside it); prints "announced ID". */
+static int
+announce_manifest (const char *data_dir, const char *path)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *line = g_strdup_printf ("publish-update %s", absolute);
+  g_autofree char *reply = NULL;
+
+  if (!update_control_request (data_dir, line, &reply))
+    return TOOL_EXIT_FAILURE;
+  if (!g_str_has_prefix (reply, "ok "))
+    return tool_error ("the node of %s did not announce the update: %s",
+                       data_dir, reply + strlen ("error "));
+  printf ("announced %s\n", reply + 3);
+  return TOOL_EXIT_OK;
+}
+
 static gboolean
 parse_version (const char *text, guint64 *out, GError **error)
 {
@@ -355,7 +373,7 @@ tool_cmd_publish_update (int argc, char **argv)
 {
   char *data_dir = NULL, *version_text = NULL, *file = NULL, *changelog = NULL;
   char *name = NULL, *label = NULL, *min_text = NULL, *cosign = NULL;
-  char *export_path = NULL;
+  char *export_path = NULL, *announce = NULL;
   gboolean offline = FALSE;
   MesharaIdentity *identity = NULL;
   g_autoptr (GBytes) manifest = NULL;
@@ -390,6 +408,9 @@ tool_cmd_publish_update (int argc, char **argv)
       "authorities to co-sign", "FILE" },
     { "offline", 0, 0, G_OPTION_ARG_NONE, &offline,
       "Only sign and keep the update; do not announce it", NULL },
+    { "announce", 0, 0, G_OPTION_ARG_FILENAME, &announce,
+      "Have the node announce the signed manifest in FILE (its data beside "
+      "it, ending in .data) as it is, such as after co-signing", "FILE" },
     { NULL }
   };
 
@@ -407,6 +428,17 @@ tool_cmd_publish_update (int argc, char **argv)
   if (argc != 1 || data_dir == NULL)
     {
       status = tool_usage_error ("--data DIR is required, and nothing else");
+      goto out;
+    }
+  if (announce != NULL)
+    {
+      if (cosign != NULL || file != NULL || offline)
+        {
+          status = tool_usage_error ("--announce goes without --cosign, --file "
+                                     "and --offline");
+          goto out;
+        }
+      status = announce_manifest (data_dir, announce);
       goto out;
     }
   if (cosign == NULL && (version_text == NULL || file == NULL))
@@ -507,25 +539,11 @@ tool_cmd_publish_update (int argc, char **argv)
       goto out;
     }
   printf ("%s\n%s\n", out_manifest, out_data);
-  if (!offline)
+  if (!offline && announce_manifest (data_dir, out_manifest) != TOOL_EXIT_OK)
     {
-      g_autofree char *absolute = g_canonicalize_filename (out_manifest, NULL);
-      g_autofree char *line = g_strdup_printf ("publish-update %s", absolute);
-      g_autofree char *reply = NULL;
-
-      if (!update_control_request (data_dir, line, &reply))
-        {
-          tool_error ("the update is kept in %s but was not announced (use "
-                      "--offline to only keep it)", dir);
-          goto out;
-        }
-      if (!g_str_has_prefix (reply, "ok "))
-        {
-          tool_error ("the node of %s did not announce the update: %s",
-                      data_dir, reply + strlen ("error "));
-          goto out;
-        }
-      printf ("announced %s\n", reply + 3);
+      tool_error ("the update is kept in %s but was not announced (use "
+                  "--offline to only keep it)", dir);
+      goto out;
     }
   status = TOOL_EXIT_OK;
 
@@ -542,6 +560,7 @@ out:
   g_free (min_text);
   g_free (cosign);
   g_free (export_path);
+  g_free (announce);
   return status;
 }
 

@@ -67,7 +67,7 @@ run () {
   status=$?
 }
 
-echo "1..11"
+echo "1..13"
 
 for x in a b c; do
   "$meshara" keygen --data "$tmp/$x" --no-passphrase >"$tmp/$x.id" 2>&1 ||
@@ -126,5 +126,11 @@ result $(test $status -eq 0 && grep -q "^$id app 3 complete 5/5$" "$tmp/out"; ec
 run updates --data "$tmp/a" --status --json
 result $(test $status -eq 0 && grep -q "\"state\": \"published\", \"chunks_held\": 5, \"chunks_total\": 5" "$tmp/out"; echo $?) \
   "updates --status --json shows A's published update"
+
+run publish-update --data "$tmp/a" --announce "$tmp/a/updates/app-3.manifest"
+result $(test $status -eq 0 && grep -q "^announced $id$" "$tmp/out"; echo $?) \
+  "publish-update --announce has the node announce a kept manifest as it is"
+run publish-update --data "$tmp/a" --announce "$tmp/a/updates/app-3.manifest" --offline
+result $(test $status -eq 2; echo $?) "--announce with --offline is a usage error"
 
 exit $failed
