@@ -13,7 +13,12 @@
  * arrived and TOO_LONG exactly at the limit; a parsed command matches
  * the line (the key of send ends at the first space, the text is the
  * rest; the path of publish-update is the rest after one space),
- * failures are "error ..." answers. */
+ * failures are "error ..." answers.
+ *
+ * A line that starts with "peer " is also given to the parser of the
+ * lines answering "peers", which the tool reads from the node: what it
+ * accepts has the documented shape, and formatting it again gives a
+ * line that parses into the same fields and formats the same. */
 #include "config.h"
 
 #include "fuzz.h"
@@ -32,6 +37,53 @@ fail (const char *what)
   abort ();
 }
 
+static gboolean
+peer_equal (const ToolControlPeer *a, const ToolControlPeer *b)
+{
+  return strcmp (a->public_key, b->public_key) == 0
+         && strcmp (a->address, b->address) == 0
+         && a->outgoing == b->outgoing && a->connected_us == b->connected_us
+         && a->idle_us == b->idle_us && a->bytes_in == b->bytes_in
+         && a->bytes_out == b->bytes_out && a->frames_in == b->frames_in
+         && a->frames_out == b->frames_out
+         && a->invalid_frames == b->invalid_frames && a->rtt_us == b->rtt_us
+         && a->reputation == b->reputation;
+}
+
+static void
+check_peer_line (const char *line)
+{
+  ToolControlPeer p, q;
+  GError *error = NULL;
+  char *again, *third;
+
+  if (!tool_control_peer_parse (line, &p, &error))
+    {
+      if (error == NULL || p.public_key != NULL || p.address != NULL)
+        fail ("a refused peer line without an error, or with fields left");
+      g_error_free (error);
+      return;
+    }
+  if (error != NULL)
+    fail ("an accepted peer line with an error set");
+  if (strchr (p.public_key, ' ') != NULL || strchr (p.address, ' ') != NULL
+      || *p.public_key == '\0' || *p.address == '\0'
+      || strlen (p.public_key) > TOOL_CONTROL_PEER_FIELD_MAX
+      || strlen (p.address) > TOOL_CONTROL_PEER_FIELD_MAX
+      || p.reputation < G_MININT32 || p.reputation > G_MAXINT32)
+    fail ("an accepted peer line with a field out of shape");
+  again = tool_control_peer_format (&p);
+  if (!tool_control_peer_parse (again, &q, NULL) || !peer_equal (&p, &q))
+    fail ("a formatted peer line does not parse back the same");
+  third = tool_control_peer_format (&q);
+  if (strcmp (again, third) != 0)
+    fail ("formatting a peer line is not stable");
+  g_free (third);
+  g_free (again);
+  tool_control_peer_clear (&q);
+  tool_control_peer_clear (&p);
+}
+
 static void
 check_command (const char *line)
 {
@@ -39,6 +91,8 @@ check_command (const char *line)
   const char *bad = NULL;
   gboolean ok = tool_control_parse (line, &cmd, &bad);
 
+  if (strncmp (line, "peer ", 5) == 0)
+    check_peer_line (line);
   if (!ok)
     {
       if (bad == NULL || strncmp (bad, "error ", 6) != 0)

@@ -124,6 +124,16 @@ tests_net_test_node_hostile_LDADD = lib/net/libmesh-net.la lib/update/libmesh-up
 	lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
 
+# mDNS/DNS-SD discovery through the Avahi daemon (configure --with-avahi).
+if HAVE_AVAHI
+unit_tests += tests/net/test-avahi
+endif
+tests_net_test_avahi_SOURCES = tests/net/test-avahi.c tests/testutil.h
+tests_net_test_avahi_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_net_test_avahi_CFLAGS = $(AM_CFLAGS) $(AVAHI_CFLAGS)
+tests_net_test_avahi_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS) $(AVAHI_LIBS)
+EXTRA_DIST += tests/net/test-avahi.c
+
 # make installcheck (and distcheck): a program outside the tree builds
 # against the installed library with pkg-config alone and runs.
 EXTRA_DIST += tests/consumer/consumer.c tests/consumer/run-consumer.sh

@@ -897,14 +897,14 @@ test_retry_budget (void)
   g_assert_cmpmem (r->message_id, 32, id, 32);
   g_assert_cmpmem (r->node_id, 32, B (net, 3)->node_id, 32);
   g_assert_nonnull (r->reason);
-  g_assert_nonnull (strstr (r->reason, "9 attempts"));
-  /* 1 + max_retries (8) attempts, 500 ms doubling up to 4 s: the last
-   * timeout ends at 500 * (1 + 2 + 4 + 6 * 8) ms. */
-  g_assert_cmpuint (count_sent (net, 0, 1, MESH_WIRE_TYPE_PRIVATE, sent_a), ==, 9);
-  g_assert_cmpint (d.dropped, ==, 9);
-  g_assert_cmpuint (r->at_ns - t0, ==, 500 * MS * 55);
+  g_assert_nonnull (strstr (r->reason, "12 attempts"));
+  /* 1 + max_retries (11) attempts, 500 ms doubling up to 4 s: the last
+   * timeout ends at 500 * (1 + 2 + 4 + 9 * 8) ms. */
+  g_assert_cmpuint (count_sent (net, 0, 1, MESH_WIRE_TYPE_PRIVATE, sent_a), ==, 12);
+  g_assert_cmpint (d.dropped, ==, 12);
+  g_assert_cmpuint (r->at_ns - t0, ==, 500 * MS * 79);
   stats (net, 0, &s);
-  g_assert_cmpuint (s.private_retries, ==, 8);
+  g_assert_cmpuint (s.private_retries, ==, 11);
   g_assert_cmpuint (s.private_failed, ==, 1);
   g_assert_cmpuint (s.pending, ==, 0);
   net_free (net);

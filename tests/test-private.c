@@ -730,8 +730,8 @@ test_backoff (void)
   }
   drop_all (w);
   expect = t0;
-  /* Eight retries, the wait doubling from 500 ms up to 4 s. */
-  for (unsigned i = 0; i < 8; i++)
+  /* Eleven retries, the wait doubling from 500 ms up to 4 s. */
+  for (unsigned i = 0; i < 11; i++)
     {
       expect += (500 * MS) << MIN (i, MESH_PRIVATE_MAX_BACKOFF_SHIFT);
       g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, expect);
@@ -750,7 +750,7 @@ test_backoff (void)
       drop_all (w);
     }
   expect += (500 * MS) << MESH_PRIVATE_MAX_BACKOFF_SHIFT;
-  g_assert_cmpuint (expect - t0, ==, 500 * MS * 55);
+  g_assert_cmpuint (expect - t0, ==, 500 * MS * 79);
   g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, expect);
   w->now = expect;
   mesh_private_tick (P (w, 0), w->now);
@@ -758,7 +758,7 @@ test_backoff (void)
   e = nth_ev (w, 0, MESH_EVENT_DELIVERY_FAILED, 0);
   g_assert_nonnull (e);
   g_assert_cmpmem (e->message_id, 32, id, 32);
-  g_assert_cmpstr (e->reason, ==, "no acknowledgment after 9 attempts");
+  g_assert_cmpstr (e->reason, ==, "no acknowledgment after 12 attempts");
   g_assert_cmpuint (mesh_private_next_timeout (P (w, 0)), ==, UINT64_MAX);
   world_free (w);
 }

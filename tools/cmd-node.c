@@ -230,6 +230,57 @@ on_update_rejected (MesharaNode *node, const char *id, const char *reason,
 
 /* Control socket */
 
+static guint64
+peer_u64 (GVariant *peer, const char *name)
+{
+  guint64 v = 0;
+
+  g_variant_lookup (peer, name, "t", &v);
+  return v;
+}
+
+/* The answer to "peers": "ok N" and one line per linked peer. */
+static char *
+peers_reply (NodeTool *t)
+{
+  g_autoptr (GVariant) peers = meshara_node_list_peers (t->node);
+  GString *out = g_string_new (NULL);
+  gsize n = g_variant_n_children (peers);
+
+  g_string_append_printf (out, "ok %" G_GSIZE_FORMAT, n);
+  for (gsize i = 0; i < n; i++)
+    {
+      g_autoptr (GVariant) peer = g_variant_get_child_value (peers, i);
+      ToolControlPeer p = { 0 };
+      const char *key = "", *address = "";
+      gboolean outgoing = FALSE;
+      gint32 reputation = 0;
+      char *line;
+
+      g_variant_lookup (peer, "public-key", "&s", &key);
+      g_variant_lookup (peer, "address", "&s", &address);
+      g_variant_lookup (peer, "outgoing", "b", &outgoing);
+      g_variant_lookup (peer, "reputation", "i", &reputation);
+      p.public_key = (char *) key;
+      p.address = (char *) (*address != '\0' ? address : "-");
+      p.outgoing = outgoing;
+      p.connected_us = peer_u64 (peer, "connected-us");
+      p.idle_us = peer_u64 (peer, "idle-us");
+      p.bytes_in = peer_u64 (peer, "bytes-in");
+      p.bytes_out = peer_u64 (peer, "bytes-out");
+      p.frames_in = peer_u64 (peer, "frames-in");
+      p.frames_out = peer_u64 (peer, "frames-out");
+      p.invalid_frames = peer_u64 (peer, "invalid-frames");
+      p.rtt_us = peer_u64 (peer, "rtt-us");
+      p.reputation = reputation;
+      line = tool_control_peer_format (&p);
+      g_string_append_c (out, '\n');
+      g_string_append (out, line);
+      g_free (line);
+    }
+  return g_string_free (out, FALSE);
+}
+
 static char *
 run_command (NodeTool *t, const char *line)
 {
@@ -259,7 +310,7 @@ run_command (NodeTool *t, const char *line)
       return tool_update_control_list (t->node);
     default:
       tool_control_command_clear (&cmd);
-      return g_strdup_printf ("ok %u", meshara_node_get_peer_count (t->node));
+      return peers_reply (t);
     }
   tool_control_command_clear (&cmd);
 
@@ -286,16 +337,35 @@ client_free (ControlClient *c)
 }
 
 static void
+on_reply_written (GObject *source, GAsyncResult *result, gpointer user_data)
+{
+  ControlClient *c = user_data;
+  GError *error = NULL;
+
+  g_output_stream_write_all_finish (G_OUTPUT_STREAM (source), result, NULL,
+                                    &error);
+  /* Cancelled at exit: the client is already freed. */
+  if (!g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED))
+    client_free (c);
+  g_clear_error (&error);
+}
+
+static void
 client_reply (ControlClient *c, const char *reply)
 {
   GOutputStream *out = g_io_stream_get_output_stream (G_IO_STREAM (c->connection));
-  char *line = g_strdup_printf ("%s\n", reply);
+  gsize len = strlen (reply);
 
-  /* One short line into a fresh local socket: the kernel buffer takes it
-   * whole, so this does not block the node. */
-  g_output_stream_write_all (out, line, strlen (line), NULL, NULL, NULL);
-  g_free (line);
-  client_free (c);
+  /* The peers answer can be long: written as the client reads, so that a
+   * slow client does not block the node.  The buffer (no longer needed
+   * for the command) holds the answer until then. */
+  g_free (c->buf);
+  c->buf = g_malloc (len + 2);
+  memcpy (c->buf, reply, len);
+  c->buf[len] = '\n';
+  c->buf[len + 1] = '\0';
+  g_output_stream_write_all_async (out, c->buf, len + 1, G_PRIORITY_DEFAULT,
+                                   c->cancellable, on_reply_written, c);
 }
 
 static void client_read (ControlClient *c);
@@ -451,7 +521,7 @@ tool_cmd_node (int argc, char **argv)
   char *socket_path = NULL, *port = NULL, *key = NULL, *node_id = NULL;
   int max_peers = 0;
   MesharaNodeProfile profile = MESHARA_NODE_PROFILE_STANDARD;
-  gboolean json = FALSE;
+  gboolean json = FALSE, mdns = FALSE;
   MesharaIdentity *identity = NULL;
   GSocketService *service = NULL;
   GError *error = NULL;
@@ -475,6 +545,9 @@ tool_cmd_node (int argc, char **argv)
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config,
       "Read settings from FILE (meshara.conf(5)); options given here win",
       "FILE" },
+    { "mdns", 0, 0, G_OPTION_ARG_NONE, &mdns,
+      "Publish the node and find peers on the local network (mDNS/DNS-SD "
+      "through the Avahi daemon)", NULL },
     { "json", 0, 0, G_OPTION_ARG_NONE, &json,
       "Print one JSON object per line instead of text", NULL },
     { NULL }
@@ -534,6 +607,8 @@ tool_cmd_node (int argc, char **argv)
     meshara_node_set_profile (t.node, profile);
   if (max_peers != 0)
     meshara_node_set_max_peers (t.node, (guint) max_peers);
+  if (mdns)
+    meshara_node_set_mdns (t.node, TRUE);
   g_signal_connect (t.node, "private-message", G_CALLBACK (on_private), &t);
   g_signal_connect (t.node, "broadcast", G_CALLBACK (on_broadcast), &t);
   g_signal_connect (t.node, "delivered", G_CALLBACK (on_delivered), &t);

@@ -3,16 +3,19 @@
 #include "config.h"
 
 #include "meshara-tool.h"
+#include "control.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <gio/gio.h>
 #include <gio/gunixsocketaddress.h>
 
-/* Send LINE (no newline) to the node of DATA_DIR and print what it
- * answers: the rest of "ok ..." on stdout, or "error ..." as an error. */
+/* Send LINE (no newline) to the node of DATA_DIR and read its answer,
+ * up to MAX bytes, until the node closes.  On "ok ..." *answer gets the
+ * rest (all its lines); "error ..." is printed as an error. */
 static int
-control_request (const char *data_dir, const char *line)
+control_exchange (const char *data_dir, const char *line, gsize max,
+                  char **answer)
 {
   char *path = g_build_filename (data_dir, TOOL_CONTROL_SOCKET_NAME, NULL);
   GSocketAddress *address = g_unix_socket_address_new (path);
@@ -40,33 +43,39 @@ control_request (const char *data_dir, const char *line)
                   error->message);
       goto out;
     }
-  /* The answer is one short line; read until the node closes, bounded. */
-  reply = g_malloc (TOOL_CONTROL_LINE_MAX + 1);
+  /* Read until the node closes, bounded. */
+  reply = g_malloc (max + 1);
   for (;;)
     {
       gssize n = g_input_stream_read (
         g_io_stream_get_input_stream (G_IO_STREAM (connection)),
-        reply + len, TOOL_CONTROL_LINE_MAX - len, NULL, &error);
+        reply + len, max - len, NULL, &error);
 
       if (n < 0)
         {
           tool_error ("cannot read the node's answer: %s", error->message);
           goto out;
         }
-      if (n == 0 || len + (gsize) n == TOOL_CONTROL_LINE_MAX)
-        {
-          len += (gsize) n;
-          break;
-        }
-      len += (gsize) n;
-      if (memchr (reply, '\n', len) != NULL)
+      if (n == 0)
         break;
+      len += (gsize) n;
+      if (len == max)
+        {
+          tool_error ("the node's answer is longer than %" G_GSIZE_FORMAT
+                      " bytes", max);
+          goto out;
+        }
     }
   reply[len] = '\0';
-  reply[strcspn (reply, "\r\n")] = '\0';
+  if (memchr (reply, '\0', len) != NULL || len == 0 || reply[len - 1] != '\n')
+    {
+      tool_error ("the node of %s gave no complete answer", data_dir);
+      goto out;
+    }
+  reply[len - 1] = '\0';
   if (g_str_has_prefix (reply, "ok "))
     {
-      printf ("%s\n", reply + 3);
+      *answer = g_strdup (reply + 3);
       status = TOOL_EXIT_OK;
     }
   else if (g_str_has_prefix (reply, "error "))
@@ -82,6 +91,23 @@ out:
   g_free (request);
   g_free (reply);
   g_free (path);
+  return status;
+}
+
+/* One-line commands: print the answer's line. */
+static int
+control_request (const char *data_dir, const char *line)
+{
+  char *answer = NULL;
+  int status = control_exchange (data_dir, line, TOOL_CONTROL_LINE_MAX,
+                                 &answer);
+
+  if (status == TOOL_EXIT_OK)
+    {
+      answer[strcspn (answer, "\r\n")] = '\0';
+      printf ("%s\n", answer);
+    }
+  g_free (answer);
   return status;
 }
 
@@ -199,25 +225,142 @@ out:
   return status;
 }
 
+/* Append S to OUT as a JSON string literal. */
+static void
+json_string (GString *out, const char *s)
+{
+  g_string_append_c (out, '"');
+  for (; *s != '\0'; s++)
+    {
+      guchar c = (guchar) *s;
+
+      if (c == '"' || c == '\\')
+        g_string_append_printf (out, "\\%c", c);
+      else if (c < 0x20 || c == 0x7f)
+        g_string_append_printf (out, "\\u%04x", c);
+      else
+        g_string_append_c (out, (char) c);
+    }
+  g_string_append_c (out, '"');
+}
+
+static void
+print_peer (const ToolControlPeer *p, gboolean json)
+{
+  GString *out = g_string_new (NULL);
+  gboolean incoming_unknown = strcmp (p->address, "-") == 0;
+
+  if (json)
+    {
+      g_string_append (out, "{\"public_key\":");
+      json_string (out, p->public_key);
+      g_string_append (out, ",\"address\":");
+      if (incoming_unknown)
+        g_string_append (out, "null");
+      else
+        json_string (out, p->address);
+      g_string_append_printf (out,
+                              ",\"direction\":\"%s\",\"connected_us\":%"
+                              G_GUINT64_FORMAT ",\"idle_us\":%" G_GUINT64_FORMAT
+                              ",\"bytes_in\":%" G_GUINT64_FORMAT
+                              ",\"bytes_out\":%" G_GUINT64_FORMAT
+                              ",\"frames_in\":%" G_GUINT64_FORMAT
+                              ",\"frames_out\":%" G_GUINT64_FORMAT
+                              ",\"invalid_frames\":%" G_GUINT64_FORMAT
+                              ",\"rtt_us\":%" G_GUINT64_FORMAT
+                              ",\"reputation\":%" G_GINT64_FORMAT "}",
+                              p->outgoing ? "out" : "in", p->connected_us,
+                              p->idle_us, p->bytes_in, p->bytes_out,
+                              p->frames_in, p->frames_out, p->invalid_frames,
+                              p->rtt_us, p->reputation);
+    }
+  else
+    {
+      g_string_append_printf (out, "%s %s %s up=%.1fs idle=%.1fs ",
+                              p->public_key, p->address,
+                              p->outgoing ? "out" : "in",
+                              p->connected_us / 1e6, p->idle_us / 1e6);
+      if (p->rtt_us > 0)
+        g_string_append_printf (out, "rtt=%.2fms", p->rtt_us / 1e3);
+      else
+        g_string_append (out, "rtt=-");
+      g_string_append_printf (out, " bytes-in=%" G_GUINT64_FORMAT
+                              " bytes-out=%" G_GUINT64_FORMAT
+                              " frames-in=%" G_GUINT64_FORMAT
+                              " frames-out=%" G_GUINT64_FORMAT
+                              " invalid=%" G_GUINT64_FORMAT
+                              " reputation=%" G_GINT64_FORMAT,
+                              p->bytes_in, p->bytes_out, p->frames_in,
+                              p->frames_out, p->invalid_frames, p->reputation);
+    }
+  puts (out->str);
+  g_string_free (out, TRUE);
+}
+
+/* The answer to "peers": "N", then N "peer ..." lines. */
+static int
+print_peers (const char *answer, gboolean json)
+{
+  g_auto (GStrv) lines = g_strsplit (answer, "\n", -1);
+  guint64 n;
+  guint count = g_strv_length (lines);
+
+  if (!g_ascii_string_to_unsigned (lines[0], 10, 0, G_MAXUINT, &n, NULL)
+      || n != count - 1)
+    {
+      tool_error ("the node's peer list is malformed (it announces %.20s "
+                  "peers and holds %u lines)", lines[0], count - 1);
+      return TOOL_EXIT_FAILURE;
+    }
+  for (guint i = 1; i < count; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      ToolControlPeer p;
+
+      if (!tool_control_peer_parse (lines[i], &p, &error))
+        {
+          tool_error ("the node's peer list is malformed (line %u: %s)",
+                      i + 1, error->message);
+          tool_control_peer_clear (&p);
+          return TOOL_EXIT_FAILURE;
+        }
+      print_peer (&p, json);
+      tool_control_peer_clear (&p);
+    }
+  if (!json)
+    printf ("total %" G_GUINT64_FORMAT " peer%s\n", n, n == 1 ? "" : "s");
+  return TOOL_EXIT_OK;
+}
+
 int
 tool_cmd_peers (int argc, char **argv)
 {
-  char *data_dir = NULL;
+  char *data_dir = NULL, *answer = NULL;
+  gboolean json = FALSE;
   GOptionContext *context;
   int status;
   const GOptionEntry entries[] = {
     { "data", 'd', 0, G_OPTION_ARG_FILENAME, &data_dir,
       "The data directory of the running node (required)", "DIR" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json,
+      "One JSON object per peer, no total", NULL },
     { NULL }
   };
 
   context = tool_option_context_new (
-    NULL, "Print how many peers the node running on DIR is connected to.",
+    NULL,
+    "List the peers the node running on DIR is linked to, one line each:\n"
+    "public key, address (\"-\" when the peer dialled), direction (in or\n"
+    "out) and the link's statistics; then the total.",
     NULL, entries);
   status = tool_parse_data_options (context, &argc, &argv, &data_dir);
   if (status == 0)
-    status = control_request (data_dir, "peers");
+    status = control_exchange (data_dir, "peers", TOOL_CONTROL_PEERS_REPLY_MAX,
+                               &answer);
+  if (status == TOOL_EXIT_OK)
+    status = print_peers (answer, json);
   g_option_context_free (context);
+  g_free (answer);
   g_free (data_dir);
   return status;
 }

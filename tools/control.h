@@ -1,12 +1,19 @@
 /* The control protocol of "meshara node" (DIR/control.sock): one command
- * line per connection, answered by one line, "ok ..." or "error ...".
+ * line per connection, answered by one line, "ok ..." or "error ...",
+ * after which the node closes the connection.
  *
  *   send KEY TEXT     private message; KEY ends at the first space
  *   broadcast TEXT
- *   peers
+ *   peers             "ok N", then N more lines, one per linked peer:
+ *     peer KEY ADDRESS DIR CONNECTED-US IDLE-US BYTES-IN BYTES-OUT
+ *          FRAMES-IN FRAMES-OUT INVALID-FRAMES RTT-US REPUTATION
+ *     (one line, fields separated by one space; ADDRESS is "-" for a
+ *     link the peer opened, DIR "in" or "out", the numbers decimal,
+ *     REPUTATION signed)
  *   publish-update PATH   announce the signed manifest at PATH (its data
  *                         beside it as .data instead of .manifest)
- *   updates               the updates the node knows, with their state
+ *   updates               "ok N", then "; ID NAME VERSION STATE HELD/TOTAL"
+ *                         per update, all on that one line
  *
  * Split from the socket code so that it can be tested and fuzzed on its
  * own (fuzz/control_fuzzer.c). */
@@ -49,6 +56,35 @@ ToolControlLine tool_control_take_line (char *buf, gsize len, gsize n_new,
 gboolean tool_control_parse (const char *line, ToolControlCommand *cmd,
                              const char **error_reply);
 void tool_control_command_clear (ToolControlCommand *cmd);
+
+/* The whole answer to "peers" a client takes at most. */
+#define TOOL_CONTROL_PEERS_REPLY_MAX (4 * 1024 * 1024)
+/* A key or address field is at most this long. */
+#define TOOL_CONTROL_PEER_FIELD_MAX 512
+
+typedef struct {
+  char *public_key;             /* owned */
+  char *address;                /* owned; "-" when the peer dialled */
+  gboolean outgoing;
+  guint64 connected_us;
+  guint64 idle_us;
+  guint64 bytes_in;
+  guint64 bytes_out;
+  guint64 frames_in;
+  guint64 frames_out;
+  guint64 invalid_frames;
+  guint64 rtt_us;
+  gint64 reputation;
+} ToolControlPeer;
+
+/* One "peer ..." line, without a newline.  Key and address must be
+ * non-empty printable ASCII without spaces. */
+char *tool_control_peer_format (const ToolControlPeer *peer);
+/* Parse one "peer ..." line; FALSE with error naming the bad field.
+ * Free peer with tool_control_peer_clear() either way. */
+gboolean tool_control_peer_parse (const char *line, ToolControlPeer *peer,
+                                  GError **error);
+void tool_control_peer_clear (ToolControlPeer *peer);
 
 /* The update commands (publish-update PATH, updates): TRUE when line is
  * one of them, cmd then filled in; FALSE with *error_reply set when it

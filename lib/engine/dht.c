@@ -96,6 +96,8 @@ typedef struct {
   Purpose purpose;
   uint8_t target[MESH_DHT_ID_LEN];
   uint64_t start_ns;
+  uint32_t pass;                /* 0, or 1 for the second pass of a user
+                                 * lookup whose first one found nothing */
   uint32_t inflight;             /* requests on their first try: at most alpha */
   uint32_t stalled;             /* requests sent again after a timeout; they
                                  * no longer hold up the next candidates */
@@ -859,6 +861,9 @@ request_send (MeshDht *dht, const uint8_t *node_id, MeshDhtLookupKind kind,
 }
 
 static void lookup_run (MeshDht *dht, Lookup *l, uint64_t now_ns);
+static Lookup *lookup_start (MeshDht *dht, MeshDhtLookupKind kind,
+                             Purpose purpose, const uint8_t *target,
+                             uint64_t now_ns);
 
 /* A request of l ended (answered, or given up). */
 static void
@@ -1389,6 +1394,29 @@ lookup_finish (MeshDht *dht, Lookup *l, const MeshDhtResult *found,
   char **addresses = NULL;
 
   lookup_detach (dht, l);
+
+  /* A record lookup that found nothing goes once more over the table, which
+   * the first pass refreshed: on lossy paths every try of the few nodes
+   * holding the record can fail in one pass, rarely in two. */
+  if (l->purpose == PURPOSE_USER && l->kind == MESH_DHT_FIND_VALUE
+      && found == NULL && l->pass == 0
+      && !(l->n > 0 && l->cands[0].state == CAND_ANSWERED
+           && memcmp (l->cands[0].id, l->target, MESH_DHT_ID_LEN) == 0))
+    {
+      Lookup *again = lookup_start (dht, l->kind, l->purpose, l->target,
+                                    now_ns);
+
+      if (again != NULL)
+        {
+          dht->stats.lookups_started--;   /* one user lookup, two passes */
+          dht->stats.lookup_repeats++;
+          again->pass = 1;
+          again->start_ns = l->start_ns;
+          g_free (l);
+          lookup_run (dht, again, now_ns);
+          return;
+        }
+    }
   dht->stats.lookups_done++;
 
   /* After a join (a lookup of our own ID: the first publication, or one
@@ -1475,6 +1503,7 @@ lookup_start (MeshDht *dht, MeshDhtLookupKind kind, Purpose purpose,
   l->purpose = purpose;
   memcpy (l->target, target, MESH_DHT_ID_LEN);
   l->start_ns = now_ns;
+  l->pass = 0;
   l->inflight = 0;
   l->stalled = 0;
   l->n = 0;

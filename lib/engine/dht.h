@@ -148,6 +148,7 @@ typedef struct {
   uint64_t requests_sent, requests_received, replies_received;
   uint64_t timeouts;                /* requests that got no reply in time */
   uint64_t retries;                 /* lookup requests sent again */
+  uint64_t lookup_repeats;          /* user lookups given a second pass */
   uint64_t send_failures;           /* send_to_node returned FALSE */
   uint64_t unsolicited;             /* Nodes matching no pending request */
   uint64_t invalid;                 /* messages breaking a DHT rule */

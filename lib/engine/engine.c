@@ -1308,7 +1308,7 @@ mesh_engine_config_init (MeshEngineConfig *c)
   c->seen_capacity = 65536;
   c->seen_max_age_ns = 10 * 60 * S;
   c->ack_timeout_ns = 500 * MS;
-  c->max_retries = 8;
+  c->max_retries = 11;
   c->max_pending = 4096;
   c->max_sessions = 4096;
   c->advert_interval_ns = 30 * S;

@@ -135,8 +135,8 @@ typedef struct {
   uint32_t seen_capacity;         /* message IDs remembered; default 65536 */
   uint64_t seen_max_age_ns;       /* default 10 min */
   uint64_t ack_timeout_ns;        /* first retry after; default 500 ms */
-  uint32_t max_retries;           /* default 8; the timeout doubles up to
-                                   * 8 times ack_timeout: 31.5 s in all */
+  uint32_t max_retries;           /* default 11; the timeout doubles up to
+                                   * 8 times ack_timeout: 39.5 s in all */
   uint32_t max_pending;           /* unacknowledged private messages; 4096 */
   uint32_t max_sessions;          /* each direction; default 4096 */
   uint64_t advert_interval_ns;    /* periodic route advertisement; 30 s */

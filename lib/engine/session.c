@@ -97,7 +97,7 @@ mesh_private_config_init (MeshPrivateConfig *config)
   memset (config, 0, sizeof *config);
   config->max_sessions = 4096;
   config->max_pending = 4096;
-  config->max_retries = 8;
+  config->max_retries = 11;
   config->ack_timeout_ns = 500 * MS;
   mesh_session_limits_init (&config->limits);
   config->dup_acks_per_s = 100;

@@ -112,6 +112,9 @@ MESHARA_API void meshara_node_set_connects_per_second (MesharaNode *node,
                                                        guint rate);
 MESHARA_API guint meshara_node_get_connects_per_second (MesharaNode *node);
 
+MESHARA_API void meshara_node_set_mdns (MesharaNode *node, gboolean enabled);
+MESHARA_API gboolean meshara_node_get_mdns (MesharaNode *node);
+
 MESHARA_API void meshara_node_set_storage_path (MesharaNode *node,
                                                 const char *path);
 MESHARA_API const char *meshara_node_get_storage_path (MesharaNode *node);

@@ -31,6 +31,7 @@ static const ConfigKey config_keys[] = {
   { "node", "bootstrap", 0, 0 },
   { "node", "max-peers", 1, 4096 },
   { "node", "fanout", 1, 50 },
+  { "node", "mdns", 0, 0 },
   { "limits", "max-routes", 16, 16777216 },
   { "limits", "seen-capacity", 256, 16777216 },
   { "limits", "accepts-per-second", 1, 100000 },
@@ -42,6 +43,7 @@ typedef struct {
   gboolean have_profile;
   MesharaNodeProfile profile;
   char *storage;
+  int mdns;                     /* -1: not set */
   GPtrArray *peers;             /* "ADDR:PORT" then "KEY", pairs */
   guint64 numbers[G_N_ELEMENTS (config_keys)];  /* 0: not set */
 } Config;
@@ -225,6 +227,19 @@ read_config (GKeyFile *kf, const char *path, Config *c, GError **error)
             }
           c->listen = g_steal_pointer (&value);
         }
+      else if (strcmp (k->key, "mdns") == 0)
+        {
+          if (strcmp (value, "true") == 0)
+            c->mdns = 1;
+          else if (strcmp (value, "false") == 0)
+            c->mdns = 0;
+          else
+            {
+              set_key_error (error, path, k, "\"%s\" is not true or false",
+                             value);
+              return FALSE;
+            }
+        }
       else if (strcmp (k->key, "profile") == 0)
         {
           if (!meshara_node_profile_from_string (value, &c->profile, &local))
@@ -270,7 +285,7 @@ number (const Config *c, const char *key)
  * @error: return location for a #GError, or %NULL
  *
  * Reads the file and applies it to @node: listen address, profile,
- * storage path, peers and bootstrap peers, and limits.  The whole file is
+ * storage path, mDNS discovery, peers and bootstrap peers, and limits.  The whole file is
  * checked first: on any error (unknown group or key, bad value) nothing
  * is applied and the message names the file, the group and the key.
  * Settings the file does not mention keep their values.
@@ -336,6 +351,7 @@ meshara_node_load_config (MesharaNode *node, const char *path, GError **error)
       return FALSE;
     }
 
+  c.mdns = -1;
   c.peers = g_ptr_array_new_with_free_func (g_free);
   if (!check_names (kf, path, error) || !read_config (kf, path, &c, error))
     goto out;
@@ -355,6 +371,8 @@ meshara_node_load_config (MesharaNode *node, const char *path, GError **error)
     meshara_node_set_profile (node, c.profile);
   if (c.storage != NULL)
     meshara_node_set_storage_path (node, c.storage);
+  if (c.mdns >= 0)
+    meshara_node_set_mdns (node, c.mdns);
   if ((v = number (&c, "max-peers")) != 0)
     meshara_node_set_max_peers (node, v);
   if ((v = number (&c, "fanout")) != 0)

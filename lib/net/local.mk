@@ -8,3 +8,11 @@ lib_net_libmesh_net_la_SOURCES = \
 	lib/net/config.c \
 	lib/net/memlink.c lib/net/memlink.h
 lib_net_libmesh_net_la_LIBADD = $(GLIB_LIBS) $(GNUTLS_LIBS)
+
+# mDNS/DNS-SD discovery (configure --with-avahi); AVAHI_* are empty
+# without it.
+lib_net_libmesh_net_la_CFLAGS = $(AM_CFLAGS) $(AVAHI_CFLAGS)
+lib_net_libmesh_net_la_LIBADD += $(AVAHI_LIBS)
+if HAVE_AVAHI
+lib_net_libmesh_net_la_SOURCES += lib/net/avahi.c lib/net/avahi.h
+endif

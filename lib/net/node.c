@@ -16,6 +16,9 @@
 #include "net/link.h"
 #include "net/memlink.h"
 #include "net/tls.h"
+#ifdef HAVE_AVAHI
+#include "net/avahi.h"
+#endif
 #include "engine/engine.h"
 #include "wire/codec.h"
 #include "wire/frame.h"
@@ -93,6 +96,7 @@ typedef struct {
   MeshPublicBundle bundle;
   guint attempts;               /* dials since its link was last up */
   gboolean persist;             /* written to the peers file */
+  gboolean from_mdns;           /* found on the local network */
   GSource *retry;               /* the next dial, when one is due */
 } KnownPeer;
 
@@ -105,6 +109,7 @@ struct _MesharaNode {
   MesharaNodeProfile profile;
   NodeLimits set;               /* explicit settings; 0 = the profile's */
   char *storage_path;
+  gboolean mdns;                /* discovery on the local network */
   GHashTable *known;            /* key string -> KnownPeer*, owned */
   double connect_tokens;        /* outgoing connections per second */
   gint64 connect_refill_us;
@@ -116,6 +121,9 @@ struct _MesharaNode {
   MeshEngine *engine;
   GSource *timer;
   char *bound_address;
+#ifdef HAVE_AVAHI
+  MeshMdns *discovery;
+#endif
   GHashTable *links;            /* id -> NodeLink*, owned */
   guint32 next_link_id;
   guint peers_up;
@@ -151,6 +159,7 @@ enum {
   PROP_PROFILE,
   PROP_STORAGE_PATH,
   PROP_FANOUT,
+  PROP_MDNS,
   N_PROPS
 };
 
@@ -2049,6 +2058,45 @@ meshara_node_get_connects_per_second (MesharaNode *node)
 }
 
 /**
+ * meshara_node_set_mdns:
+ * @node: a stopped node
+ * @enabled: whether to discover peers on the local network
+ *
+ * With discovery on, the running node publishes itself as a
+ * "_meshara._tcp" DNS-SD service through the Avahi daemon (its port, and
+ * its public key in the TXT record "key") and connects to the other
+ * nodes it finds that way, pinning the key each one published, as long
+ * as it has fewer links than its maximum.  The listen address must be
+ * reachable from the network (for example "0.0.0.0:PORT").
+ * meshara_node_start() fails when the library was built without Avahi
+ * or the daemon cannot be reached.
+ */
+void
+meshara_node_set_mdns (MesharaNode *node, gboolean enabled)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+  g_return_if_fail (!node->running);
+  enabled = !!enabled;
+  if (node->mdns == enabled)
+    return;
+  node->mdns = enabled;
+  g_object_notify_by_pspec (G_OBJECT (node), props[PROP_MDNS]);
+}
+
+/**
+ * meshara_node_get_mdns:
+ * @node: a node
+ *
+ * Returns: whether discovery on the local network is on
+ */
+gboolean
+meshara_node_get_mdns (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
+  return node->mdns;
+}
+
+/**
  * meshara_node_set_storage_path:
  * @node: a stopped node
  * @path: (nullable): a directory the node keeps its state in, created
@@ -2115,6 +2163,103 @@ address_to_string (GSocketAddress *address)
     out = g_strdup_printf ("%s:%u", host, port);
   g_free (host);
   return out;
+}
+
+#ifdef HAVE_AVAHI
+/* A service found on the local network: dial it with its key pinned,
+ * unless it is us, already known or linked, or the node is full. */
+static void
+on_mdns_found (const char *address, const char *public_key,
+               gpointer user_data)
+{
+  MesharaNode *node = user_data;
+  g_autoptr (GError) error = NULL;
+  MeshPublicBundle peer;
+  GHashTableIter iter;
+  gpointer value;
+  guint from_mdns = 0;
+  char *key;
+  KnownPeer *kp;
+
+  if (!node->running || !mesh_bundle_from_string (&peer, public_key, NULL))
+    return;
+  if (mesh_ct_equal (peer.ed_pub,
+                     mesh_identity_from_public (node->identity)->pub.ed_pub,
+                     MESH_ED25519_KEY_LEN)
+      || link_to_node_exists (node, peer.ed_pub))
+    return;
+  key = mesh_bundle_to_string (&peer);
+  kp = g_hash_table_lookup (node->known, key);
+  g_free (key);
+  if (kp != NULL)
+    {
+      /* A peer found this way before that came back on another address
+       * (a new port after a restart): dial the new one now. */
+      if (kp->from_mdns && strcmp (kp->address, address) != 0)
+        {
+          g_free (kp->address);
+          kp->address = g_strdup (address);
+          kp->attempts = 0;
+          known_cancel_retry (kp);
+          known_dial (node, kp);
+        }
+      return;
+    }
+  /* Bounded: a network announcing many keys does not grow the table. */
+  g_hash_table_iter_init (&iter, node->known);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    if (((KnownPeer *) value)->from_mdns)
+      from_mdns++;
+  if (from_mdns >= LIMIT (node, max_peers)
+      || g_hash_table_size (node->links) >= LIMIT (node, max_peers))
+    return;
+  if (!meshara_node_add_peer (node, address, public_key, &error))
+    {
+      g_debug ("mDNS: cannot connect to %s: %s", address, error->message);
+      return;
+    }
+  key = mesh_bundle_to_string (&peer);
+  kp = g_hash_table_lookup (node->known, key);
+  g_free (key);
+  if (kp != NULL)
+    kp->from_mdns = TRUE;
+}
+#endif
+
+static gboolean
+discovery_start (MesharaNode *node, GError **error)
+{
+  if (!node->mdns)
+    return TRUE;
+  if (node->listener == NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "mDNS discovery needs a TCP listen address, not %s",
+                   node->listen_address);
+      return FALSE;
+    }
+#ifdef HAVE_AVAHI
+  {
+    const MeshIdentity *self = mesh_identity_from_public (node->identity);
+    char *key = mesh_bundle_to_string (&self->pub);
+    char *id = mesh_node_id_to_hex (self->pub.node_id);
+    GSocketAddress *bound = mesh_listener_get_address (node->listener);
+    gboolean ipv6 = g_socket_address_get_family (bound) == G_SOCKET_FAMILY_IPV6;
+
+    g_object_unref (bound);
+    node->discovery = mesh_mdns_new (node->context, key, id,
+                                     mesh_listener_get_port (node->listener),
+                                     ipv6, on_mdns_found, node, error);
+    g_free (key);
+    g_free (id);
+    return node->discovery != NULL;
+  }
+#else
+  g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+               "mDNS discovery is on, but libmeshara was built without Avahi "
+               "(configure --with-avahi)");
+  return FALSE;
+#endif
 }
 
 /**
@@ -2205,6 +2350,19 @@ meshara_node_start (MesharaNode *node, GError **error)
       node->bound_address = address_to_string (bound);
       g_object_unref (bound);
     }
+  if (!discovery_start (node, error))
+    {
+      g_clear_pointer (&node->listener, mesh_listener_free);
+      if (node->mem_address != NULL)
+        {
+          mesh_mem_unlisten (node->mem_address);
+          g_clear_pointer (&node->mem_address, g_free);
+        }
+      g_clear_pointer (&node->bound_address, g_free);
+      g_clear_pointer (&node->links, g_hash_table_unref);
+      g_clear_pointer (&node->creds, mesh_tls_credentials_unref);
+      return FALSE;
+    }
   addresses[0] = node->bound_address;
 
   now = now_ns ();
@@ -2276,6 +2434,9 @@ meshara_node_stop (MesharaNode *node)
       g_source_destroy (node->timer);
       g_clear_pointer (&node->timer, g_source_unref);
     }
+#ifdef HAVE_AVAHI
+  g_clear_pointer (&node->discovery, mesh_mdns_free);
+#endif
   g_clear_pointer (&node->listener, mesh_listener_free);
   if (node->mem_address != NULL)
     {
@@ -3022,6 +3183,9 @@ meshara_node_set_property (GObject *object, guint prop_id,
     case PROP_FANOUT:
       meshara_node_set_fanout (node, g_value_get_uint (value));
       break;
+    case PROP_MDNS:
+      meshara_node_set_mdns (node, g_value_get_boolean (value));
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -3052,6 +3216,9 @@ meshara_node_get_property (GObject *object, guint prop_id, GValue *value,
       break;
     case PROP_FANOUT:
       g_value_set_uint (value, LIMIT (node, fanout));
+      break;
+    case PROP_MDNS:
+      g_value_set_boolean (value, node->mdns);
       break;
     case PROP_PORT:
       g_value_set_uint (value, meshara_node_get_port (node));
@@ -3110,6 +3277,16 @@ meshara_node_class_init (MesharaNodeClass *klass)
     g_param_spec_uint ("fanout", NULL, NULL, 0, 50, 10,
                        G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
                        | G_PARAM_STATIC_STRINGS);
+  /**
+   * MesharaNode:mdns:
+   *
+   * Whether the node publishes itself and finds peers on the local
+   * network with mDNS/DNS-SD (see meshara_node_set_mdns()).
+   */
+  props[PROP_MDNS] =
+    g_param_spec_boolean ("mdns", NULL, NULL, FALSE,
+                          G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY
+                          | G_PARAM_STATIC_STRINGS);
   /**
    * MesharaNode:listen-address:
    *

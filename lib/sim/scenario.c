@@ -672,24 +672,38 @@ nodes_up (Run *run)
   return up;
 }
 
+/* Count the nodes that are up and for which ready_fn holds on their
+ * engine statistics; report progress; TRUE when all of them do. */
 static gboolean
-warm_done (MeshSim *sim, void *user_data)
+all_up_ready (Run *run, gboolean (*ready_fn) (const MeshEngineStats *st,
+                                              uint32_t up))
 {
-  Run *run = user_data;
   uint32_t up = nodes_up (run), ready = 0;
 
   for (uint32_t i = 0; i < run->n; i++)
     {
       MeshEngineStats st;
 
-      if (!mesh_sim_node_is_up (sim, i))
+      if (!mesh_sim_node_is_up (run->sim, i))
         continue;
-      mesh_sim_node_stats (sim, i, &st);
-      if (st.routes + 1 >= up)
+      mesh_sim_node_stats (run->sim, i, &st);
+      if (ready_fn (&st, up))
         ready++;
     }
   report (run, ready, up);
   return ready == up;
+}
+
+static gboolean
+has_all_routes (const MeshEngineStats *st, uint32_t up)
+{
+  return st->routes + 1 >= up;
+}
+
+static gboolean
+warm_done (MeshSim *sim, void *user_data)
+{
+  return all_up_ready (user_data, has_all_routes);
 }
 
 static void
@@ -710,23 +724,15 @@ warm_up (Run *run)
  * the closest it found).  Under loss that takes a few request timeouts
  * longer than the routes. */
 static gboolean
+has_stored_record (const MeshEngineStats *st, uint32_t up)
+{
+  return st->records_stored > 0;
+}
+
+static gboolean
 published_done (MeshSim *sim, void *user_data)
 {
-  Run *run = user_data;
-  uint32_t up = nodes_up (run), ready = 0;
-
-  for (uint32_t i = 0; i < run->n; i++)
-    {
-      MeshEngineStats st;
-
-      if (!mesh_sim_node_is_up (sim, i))
-        continue;
-      mesh_sim_node_stats (sim, i, &st);
-      if (st.records_stored > 0)
-        ready++;
-    }
-  report (run, ready, up);
-  return ready == up;
+  return all_up_ready (user_data, has_stored_record);
 }
 
 static void

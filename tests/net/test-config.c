@@ -254,6 +254,47 @@ test_config_valid (void)
   meshara_identity_unref (identity);
 }
 
+/* "mdns" sets the property, and back; the node is not started (that
+ * needs the Avahi daemon: tests/net/test-avahi.c). */
+static void
+test_config_mdns (void)
+{
+  MesharaIdentity *identity = identity_from (4);
+  MesharaNode *node = meshara_node_new (identity);
+  char *dir = g_dir_make_tmp ("meshara-config-XXXXXX", NULL);
+  char *path;
+  gboolean on = FALSE;
+  GError *error = NULL;
+
+  g_assert_false (meshara_node_get_mdns (node));
+  path = write_temp (dir, "on.conf", "[node]\nmdns = true\n");
+  g_assert_true (meshara_node_load_config (node, path, &error));
+  g_assert_no_error (error);
+  g_assert_true (meshara_node_get_mdns (node));
+  g_object_get (node, "mdns", &on, NULL);
+  g_assert_true (on);
+  g_free (path);
+  path = write_temp (dir, "off.conf", "[node]\nmdns = false\n");
+  g_assert_true (meshara_node_load_config (node, path, &error));
+  g_assert_no_error (error);
+  g_assert_false (meshara_node_get_mdns (node));
+
+  /* Discovery needs a TCP listener: an in-process node refuses it. */
+  meshara_node_set_mdns (node, TRUE);
+  meshara_node_set_listen_address (node, "mem:config-mdns");
+  g_assert_false (meshara_node_start (node, &error));
+  g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "needs a TCP listen address"));
+  g_clear_error (&error);
+  g_assert_false (meshara_node_is_running (node));
+
+  g_object_unref (node);
+  remove_dir (dir);
+  g_free (path);
+  g_free (dir);
+  meshara_identity_unref (identity);
+}
+
 typedef struct {
   const char *contents;         /* %s: a valid public key */
   gint code;
@@ -286,6 +327,8 @@ static const BadConfig bad_configs[] = {
     MESHARA_ERROR_INVALID, ": group [node], key \"bootstrap\": entry 2: " },
   { "[node]\npeers = 999.0.0.1:9,%s\n", MESHARA_ERROR_INVALID,
     ": group [node], key \"peers\": entry 1: " },
+  { "[node]\nmdns = maybe\n", MESHARA_ERROR_INVALID,
+    ": group [node], key \"mdns\": \"maybe\" is not true or false" },
   { "listen = 127.0.0.1:0\n", MESHARA_ERROR_MALFORMED, ": " },
   { "[node\n", MESHARA_ERROR_MALFORMED, ": " },
 };
@@ -593,6 +636,7 @@ main (int argc, char **argv)
   g_test_add_func ("/config/profiles", test_profiles);
   g_test_add_func ("/config/file-valid", test_config_valid);
   g_test_add_func ("/config/file-bad", test_config_bad);
+  g_test_add_func ("/config/mdns", test_config_mdns);
   g_test_add_func ("/config/storage", test_storage);
   g_test_add_func ("/config/reconnect", test_reconnect);
   g_test_add_func ("/config/connect-rate", test_connect_rate);

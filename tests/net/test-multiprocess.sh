@@ -60,7 +60,7 @@ wait_for () {
   result 0 "$4"
 }
 
-echo "1..15"
+echo "1..19"
 
 for x in a b c; do
   "$meshara" keygen --data "$tmp/$x" --no-passphrase >"$tmp/$x.id" 2>&1 ||
@@ -103,6 +103,28 @@ if grep -q '^peer-connected' "$tmp/a.out" &&
   result 0 "A and C have no direct link (A has one peer)"
 else
   result 1 "A and C have no direct link (A has one peer)"
+fi
+
+# "meshara peers": one line per linked peer and the total.
+"$meshara" peers --data "$tmp/a" >"$tmp/peers-a" 2>&1
+result $? "meshara peers on A succeeds"
+sed 's/^/# /' "$tmp/peers-a"
+peer_line="^$kb $baddr out up=[0-9.]+s idle=[0-9.]+s rtt=([0-9.]+ms|-) bytes-in=[1-9][0-9]* bytes-out=[1-9][0-9]* frames-in=[1-9][0-9]* frames-out=[1-9][0-9]* invalid=0 reputation=-?[0-9]+\$"
+[ "$(grep -c -E -- "$peer_line" "$tmp/peers-a")" -eq 1 ] &&
+  [ "$(wc -l <"$tmp/peers-a")" -eq 2 ] &&
+  [ "$(tail -n 1 "$tmp/peers-a")" = "total 1 peer" ]
+result $? "A's peers: the relay B (key, address, outgoing, stats), total 1"
+"$meshara" peers --data "$tmp/b" --json >"$tmp/peers-b" 2>&1 &&
+  [ "$(wc -l <"$tmp/peers-b")" -eq 2 ] &&
+  grep -q -F "{\"public_key\":\"$ka\",\"address\":null,\"direction\":\"in\"," "$tmp/peers-b" &&
+  grep -q -F "{\"public_key\":\"$kc\",\"address\":null,\"direction\":\"in\"," "$tmp/peers-b"
+result $? "B's peers as JSON: A and C, both incoming, one object each"
+sed 's/^/# /' "$tmp/peers-b"
+if "$meshara" peers --data "$tmp/nowhere" >"$tmp/peers-none" 2>&1; then
+  result 1 "meshara peers without a running node fails"
+else
+  grep -q 'no meshara node is running' "$tmp/peers-none"
+  result $? "meshara peers without a running node fails with a clear message"
 fi
 
 # The relay dies without a chance to say goodbye.
