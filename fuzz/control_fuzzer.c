@@ -12,7 +12,8 @@
  * newline without a "\r" before it, READY comes exactly when a newline
  * arrived and TOO_LONG exactly at the limit; a parsed command matches
  * the line (the key of send ends at the first space, the text is the
- * rest), failures are "error ..." answers.
+ * rest; the path of publish-update is the rest after one space),
+ * failures are "error ..." answers.
  *
  * A line that starts with "peer " is also given to the parser of the
  * lines answering "peers", which the tool reads from the node: what it
@@ -100,7 +101,9 @@ check_command (const char *line)
         fail ("a refused command left a key behind");
       if (strcmp (line, "peers") == 0
           || strncmp (line, "broadcast ", 10) == 0
-          || (strncmp (line, "send ", 5) == 0 && strchr (line + 5, ' ') != NULL))
+          || (strncmp (line, "send ", 5) == 0 && strchr (line + 5, ' ') != NULL)
+          || strcmp (line, "updates") == 0
+          || (strncmp (line, "publish-update ", 15) == 0 && line[15] != '\0'))
         fail ("a well-formed command was refused");
       return;
     }
@@ -125,6 +128,16 @@ check_command (const char *line)
     case TOOL_CONTROL_PEERS:
       if (strcmp (line, "peers") != 0 || cmd.key != NULL)
         fail ("peers from another line");
+      break;
+    case TOOL_CONTROL_UPDATES:
+      if (strcmp (line, "updates") != 0 || cmd.key != NULL)
+        fail ("updates from another line");
+      break;
+    case TOOL_CONTROL_PUBLISH_UPDATE:
+      if (strncmp (line, "publish-update ", 15) != 0 || line[15] == '\0'
+          || cmd.key != NULL || cmd.text != line + 15
+          || cmd.text_len != strlen (line + 15))
+        fail ("publish-update parsed into another path");
       break;
     default:
       fail ("an unknown command type");

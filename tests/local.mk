@@ -120,7 +120,7 @@ tests_net_test_inprocess_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
 # A node and a client that passes TLS but sends no HELLO (link layer).
 tests_net_test_node_hostile_SOURCES = tests/net/test-node-hostile.c tests/testutil.h
 tests_net_test_node_hostile_CPPFLAGS = $(TEST_CPPFLAGS)
-tests_net_test_node_hostile_LDADD = lib/net/libmesh-net.la \
+tests_net_test_node_hostile_LDADD = lib/net/libmesh-net.la lib/update/libmesh-update.la \
 	lib/engine/libmesh-engine.la lib/wire/libmesh-wire.la \
 	lib/crypto/libmesh-crypto.la $(MESH_DEP_LIBS)
 

@@ -191,6 +191,43 @@ on_link_failed (MesharaNode *node, const char *address, const char *reason,
         "reason", reason, NULL);
 }
 
+static void
+on_update_available (MesharaNode *node, const char *id, const char *name,
+                     guint64 version, gpointer user_data)
+{
+  char v[32];
+
+  (void) node;
+  g_snprintf (v, sizeof v, "%" G_GUINT64_FORMAT, version);
+  emit (user_data, "update-available", "update_id", id, "name", name,
+        "version", v, NULL);
+}
+
+static void
+on_update_complete (MesharaNode *node, const char *id, const char *path,
+                    gpointer user_data)
+{
+  (void) node;
+  emit (user_data, "update-complete", "update_id", id, "path", path, NULL);
+}
+
+static void
+on_update_failed (MesharaNode *node, const char *id, const char *reason,
+                  gpointer user_data)
+{
+  (void) node;
+  emit (user_data, "update-failed", "update_id", id, "reason", reason, NULL);
+}
+
+static void
+on_update_rejected (MesharaNode *node, const char *id, const char *reason,
+                    gpointer user_data)
+{
+  (void) node;
+  emit (user_data, "update-rejected", "update_id", *id ? id : "-",
+        "reason", reason, NULL);
+}
+
 /* Control socket */
 
 static guint64
@@ -264,6 +301,13 @@ run_command (NodeTool *t, const char *line)
       id = meshara_node_broadcast (t->node, (const guint8 *) cmd.text,
                                    cmd.text_len, "text/plain", &error);
       break;
+    case TOOL_CONTROL_PUBLISH_UPDATE:
+      reply = tool_update_control_publish (t->node, cmd.text);
+      tool_control_command_clear (&cmd);
+      return reply;
+    case TOOL_CONTROL_UPDATES:
+      tool_control_command_clear (&cmd);
+      return tool_update_control_list (t->node);
     default:
       tool_control_command_clear (&cmd);
       return peers_reply (t);
@@ -573,6 +617,13 @@ tool_cmd_node (int argc, char **argv)
   g_signal_connect (t.node, "peer-disconnected", G_CALLBACK (on_disconnected),
                     &t);
   g_signal_connect (t.node, "link-failed", G_CALLBACK (on_link_failed), &t);
+  g_signal_connect (t.node, "update-available",
+                    G_CALLBACK (on_update_available), &t);
+  g_signal_connect (t.node, "update-complete", G_CALLBACK (on_update_complete),
+                    &t);
+  g_signal_connect (t.node, "update-failed", G_CALLBACK (on_update_failed), &t);
+  g_signal_connect (t.node, "update-rejected", G_CALLBACK (on_update_rejected),
+                    &t);
 
   socket_path = g_build_filename (data_dir, TOOL_CONTROL_SOCKET_NAME, NULL);
   service = control_listen (socket_path, &error);

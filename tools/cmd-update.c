@@ -9,13 +9,150 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <string.h>
 #include <glib/gstdio.h>
+#include <gio/gio.h>
+#include <gio/gunixsocketaddress.h>
 
 #include "meshara-tool.h"
 
 #define TRUST_STORE_NAME "trust.store"
 #define UPDATES_DIR_NAME "updates"
+
+/* A manifest file the node is told to publish: larger ones are refused
+ * before they are read.  Entries of the "updates" answer: at most this
+ * many, the rest counted. */
+#define CONTROL_MANIFEST_MAX (1024 * 1024)
+#define CONTROL_UPDATES_MAX 64
+
+/* Send line (no newline) to the node running on data_dir; its answer
+ * ("ok ..." or "error ...") in *reply.  FALSE, with the reason printed,
+ * when no node runs there or it gives no answer. */
+static gboolean
+update_control_request (const char *data_dir, const char *line, char **reply)
+{
+  g_autofree char *path = g_build_filename (data_dir, TOOL_CONTROL_SOCKET_NAME,
+                                            NULL);
+  g_autoptr (GSocketAddress) address = g_unix_socket_address_new (path);
+  g_autoptr (GSocketClient) client = g_socket_client_new ();
+  g_autoptr (GSocketConnection) connection = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *request = NULL, *buf = NULL;
+  gsize len = 0;
+
+  connection = g_socket_client_connect (client, G_SOCKET_CONNECTABLE (address),
+                                        NULL, &error);
+  if (connection == NULL)
+    {
+      tool_error ("no meshara node is running for %s (start one with: "
+                  "meshara node --data %s ...)", data_dir, data_dir);
+      return FALSE;
+    }
+  request = g_strdup_printf ("%s\n", line);
+  if (!g_output_stream_write_all (
+         g_io_stream_get_output_stream (G_IO_STREAM (connection)), request,
+         strlen (request), NULL, NULL, &error))
+    {
+      tool_error ("cannot talk to the node of %s: %s", data_dir, error->message);
+      return FALSE;
+    }
+  /* One line back, bounded; the node closes after it. */
+  buf = g_malloc (TOOL_CONTROL_LINE_MAX + 1);
+  while (len < TOOL_CONTROL_LINE_MAX && memchr (buf, '\n', len) == NULL)
+    {
+      gssize got = g_input_stream_read (
+        g_io_stream_get_input_stream (G_IO_STREAM (connection)), buf + len,
+        TOOL_CONTROL_LINE_MAX - len, NULL, &error);
+
+      if (got < 0)
+        {
+          tool_error ("cannot read the answer of the node of %s: %s",
+                      data_dir, error->message);
+          return FALSE;
+        }
+      if (got == 0)
+        break;
+      len += (gsize) got;
+    }
+  buf[len] = '\0';
+  buf[strcspn (buf, "\r\n")] = '\0';
+  if (!g_str_has_prefix (buf, "ok") && !g_str_has_prefix (buf, "error "))
+    {
+      tool_error ("the node of %s gave no answer", data_dir);
+      return FALSE;
+    }
+  *reply = g_steal_pointer (&buf);
+  return TRUE;
+}
+
+/* "publish-update PATH" on the node's side. */
+char *
+tool_update_control_publish (MesharaNode *node, const char *manifest_path)
+{
+  g_autofree char *contents = NULL, *stem = NULL, *data_path = NULL;
+  g_autofree char *id = NULL;
+  g_autoptr (GBytes) manifest = NULL;
+  g_autoptr (GError) error = NULL;
+  GStatBuf st;
+  gsize len;
+
+  if (!g_str_has_suffix (manifest_path, ".manifest")
+      || !g_path_is_absolute (manifest_path))
+    return g_strdup ("error publish-update wants the absolute path of a "
+                     ".manifest file");
+  if (g_stat (manifest_path, &st) != 0 || !S_ISREG (st.st_mode))
+    return g_strdup_printf ("error %s is not a readable file", manifest_path);
+  if (st.st_size > CONTROL_MANIFEST_MAX)
+    return g_strdup_printf ("error %s is larger than a manifest can be",
+                            manifest_path);
+  if (!g_file_get_contents (manifest_path, &contents, &len, &error))
+    return g_strdup_printf ("error %s", error->message);
+  manifest = g_bytes_new_take (g_steal_pointer (&contents), len);
+  stem = g_strndup (manifest_path, strlen (manifest_path) - strlen (".manifest"));
+  data_path = g_strconcat (stem, ".data", NULL);
+  id = meshara_node_publish_update (node, manifest, data_path, &error);
+  if (id == NULL)
+    return g_strdup_printf ("error %s", error->message);
+  return g_strdup_printf ("ok %s", id);
+}
+
+/* "updates" on the node's side: "ok N" and one "; ID NAME VERSION STATE
+ * HELD/TOTAL" per update. */
+char *
+tool_update_control_list (MesharaNode *node)
+{
+  g_autoptr (GVariant) list = meshara_node_list_updates (node);
+  GString *reply = g_string_new (NULL);
+  const char *id, *name, *state, *path;
+  guint64 version;
+  guint32 done, total;
+  GVariantIter iter;
+  gsize n = g_variant_n_children (list), shown = 0;
+
+  g_string_printf (reply, "ok %" G_GSIZE_FORMAT, n);
+  g_variant_iter_init (&iter, list);
+  while (g_variant_iter_next (&iter, "(&s&st&suu&s)", &id, &name, &version,
+                              &state, &done, &total, &path))
+    {
+      if (shown == CONTROL_UPDATES_MAX)
+        {
+          g_string_append_printf (reply, "; and %" G_GSIZE_FORMAT " more",
+                                  n - shown);
+          break;
+        }
+      /* Names are printable ASCII (checked with the manifest); spaces
+       * and semicolons would split the fields, so they become "_". */
+      {
+        g_autofree char *safe = g_strdelimit (g_strdup (name), " ;", '_');
+
+        g_string_append_printf (reply, "; %s %s %" G_GUINT64_FORMAT " %s %u/%u",
+                                id, safe, version, state, done, total);
+      }
+      shown++;
+    }
+  return g_string_free (reply, FALSE);
+}
 
 static char *
 trust_path (const char *data_dir)
@@ -207,6 +344,24 @@ out:
   return status;
 }
 
+/* Have the node of data_dir publish the manifest at path (its data
+ * beside it); prints "announced ID". */
+static int
+announce_manifest (const char *data_dir, const char *path)
+{
+  g_autofree char *absolute = g_canonicalize_filename (path, NULL);
+  g_autofree char *line = g_strdup_printf ("publish-update %s", absolute);
+  g_autofree char *reply = NULL;
+
+  if (!update_control_request (data_dir, line, &reply))
+    return TOOL_EXIT_FAILURE;
+  if (!g_str_has_prefix (reply, "ok "))
+    return tool_error ("the node of %s did not announce the update: %s",
+                       data_dir, reply + strlen ("error "));
+  printf ("announced %s\n", reply + 3);
+  return TOOL_EXIT_OK;
+}
+
 static gboolean
 parse_version (const char *text, guint64 *out, GError **error)
 {
@@ -218,7 +373,8 @@ tool_cmd_publish_update (int argc, char **argv)
 {
   char *data_dir = NULL, *version_text = NULL, *file = NULL, *changelog = NULL;
   char *name = NULL, *label = NULL, *min_text = NULL, *cosign = NULL;
-  char *export_path = NULL;
+  char *export_path = NULL, *announce = NULL;
+  gboolean offline = FALSE;
   MesharaIdentity *identity = NULL;
   g_autoptr (GBytes) manifest = NULL;
   g_autoptr (GBytes) is_signed = NULL;
@@ -250,21 +406,39 @@ tool_cmd_publish_update (int argc, char **argv)
     { "export-unsigned", 0, 0, G_OPTION_ARG_FILENAME, &export_path,
       "Also write the manifest without signatures to FILE, for other "
       "authorities to co-sign", "FILE" },
+    { "offline", 0, 0, G_OPTION_ARG_NONE, &offline,
+      "Only sign and keep the update; do not announce it", NULL },
+    { "announce", 0, 0, G_OPTION_ARG_FILENAME, &announce,
+      "Have the node announce the signed manifest in FILE (its data beside "
+      "it, ending in .data) as it is, such as after co-signing", "FILE" },
     { NULL }
   };
 
   context = tool_option_context_new (
     NULL,
-    "Sign an update with the identity in DIR and keep it in DIR/" UPDATES_DIR_NAME
-    "/\nas NAME-VERSION.manifest, with its data as NAME-VERSION.data.",
-    "With --cosign, the manifest in FILE gains this authority's signature and\n"
-    "is written back to FILE.",
+    "Sign an update with the identity in DIR, keep it in DIR/" UPDATES_DIR_NAME
+    "/\nas NAME-VERSION.manifest, with its data as NAME-VERSION.data, and have\n"
+    "the node running on DIR announce it to the mesh and serve it.",
+    "With --offline the update is only kept (no node is needed).  With\n"
+    "--cosign, the manifest in FILE gains this authority's signature and is\n"
+    "written back to FILE.",
     entries);
   if (!tool_parse_options (context, &argc, &argv))
     goto out;
   if (argc != 1 || data_dir == NULL)
     {
       status = tool_usage_error ("--data DIR is required, and nothing else");
+      goto out;
+    }
+  if (announce != NULL)
+    {
+      if (cosign != NULL || file != NULL || offline)
+        {
+          status = tool_usage_error ("--announce goes without --cosign, --file "
+                                     "and --offline");
+          goto out;
+        }
+      status = announce_manifest (data_dir, announce);
       goto out;
     }
   if (cosign == NULL && (version_text == NULL || file == NULL))
@@ -365,6 +539,12 @@ tool_cmd_publish_update (int argc, char **argv)
       goto out;
     }
   printf ("%s\n%s\n", out_manifest, out_data);
+  if (!offline && announce_manifest (data_dir, out_manifest) != TOOL_EXIT_OK)
+    {
+      tool_error ("the update is kept in %s but was not announced (use "
+                  "--offline to only keep it)", dir);
+      goto out;
+    }
   status = TOOL_EXIT_OK;
 
 out:
@@ -380,6 +560,7 @@ out:
   g_free (min_text);
   g_free (cosign);
   g_free (export_path);
+  g_free (announce);
   return status;
 }
 
@@ -511,6 +692,48 @@ apply_update (MesharaTrustStore *store, guint64 installed,
   return tool_error ("%s", error->message);
 }
 
+/* updates --status: the node's answer to "updates", one update a line
+ * (ID NAME VERSION STATE HELD/TOTAL) or one JSON object. */
+static int
+show_node_updates (const char *data_dir, gboolean json)
+{
+  g_autofree char *reply = NULL;
+  g_auto (GStrv) parts = NULL;
+
+  if (!update_control_request (data_dir, "updates", &reply))
+    return TOOL_EXIT_FAILURE;
+  if (!g_str_has_prefix (reply, "ok "))
+    return tool_error ("%s", reply + strlen ("error "));
+  parts = g_strsplit (reply + 3, "; ", -1);
+  if (json)
+    printf ("{\"updates\": [");
+  for (guint i = 1; parts[i] != NULL; i++)
+    {
+      g_auto (GStrv) f = g_strsplit (parts[i], " ", 5);
+      guint done = 0, total = 0;
+
+      if (!json)
+        {
+          printf ("%s\n", parts[i]);
+          continue;
+        }
+      if (g_strv_length (f) != 5 || sscanf (f[4], "%u/%u", &done, &total) != 2)
+        continue;
+      {
+        g_autofree char *qname = g_strescape (f[1], NULL);
+
+        printf ("%s{\"id\": \"%s\", \"name\": \"%s\", \"version\": %s, "
+                "\"state\": \"%s\", \"chunks_held\": %u, \"chunks_total\": %u}",
+                i > 1 ? ", " : "", f[0], qname, f[2], f[3], done, total);
+      }
+    }
+  if (json)
+    printf ("]}\n");
+  else if (parts[0] != NULL && strcmp (parts[0], "0") == 0)
+    printf ("the node of %s knows no updates\n", data_dir);
+  return TOOL_EXIT_OK;
+}
+
 static gint
 compare_names (gconstpointer a, gconstpointer b)
 {
@@ -522,7 +745,7 @@ tool_cmd_updates (int argc, char **argv)
 {
   char *data_dir = NULL, *installed_text = NULL, *apply = NULL, *target = NULL;
   char *check = NULL;
-  gboolean json = FALSE, first = TRUE;
+  gboolean json = FALSE, first = TRUE, node_status = FALSE;
   g_autoptr (MesharaTrustStore) store = NULL;
   g_autofree char *dir = NULL;
   g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
@@ -546,6 +769,9 @@ tool_cmd_updates (int argc, char **argv)
     { "check", 0, 0, G_OPTION_ARG_STRING, &check,
       "--apply: a shell command run with the new file as its argument; "
       "when it fails the old file is put back", "COMMAND" },
+    { "status", 's', 0, G_OPTION_ARG_NONE, &node_status,
+      "Ask the node running on DIR what it announced, fetches and holds "
+      "instead of listing the files", NULL },
     { NULL }
   };
 
@@ -571,6 +797,11 @@ tool_cmd_updates (int argc, char **argv)
       goto out;
     }
   status = TOOL_EXIT_FAILURE;
+  if (node_status)
+    {
+      status = show_node_updates (data_dir, json);
+      goto out;
+    }
   store = trust_load (data_dir, &error);
   if (store == NULL)
     {

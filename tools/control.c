@@ -24,6 +24,7 @@ tool_control_parse (const char *line, ToolControlCommand *cmd,
                     const char **error_reply)
 {
   memset (cmd, 0, sizeof *cmd);
+  *error_reply = NULL;
   if (g_str_has_prefix (line, "send "))
     {
       const char *key = line + 5;
@@ -45,9 +46,13 @@ tool_control_parse (const char *line, ToolControlCommand *cmd,
     }
   else if (strcmp (line, "peers") == 0)
     cmd->type = TOOL_CONTROL_PEERS;
+  else if (tool_control_parse_update (line, cmd, error_reply))
+    return TRUE;
   else
     {
-      *error_reply = "error unknown command (send, broadcast or peers)";
+      if (*error_reply == NULL)
+        *error_reply = "error unknown command (send, broadcast, peers, "
+                       "publish-update or updates)";
       return FALSE;
     }
   if (cmd->text != NULL)
@@ -153,4 +158,29 @@ tool_control_peer_clear (ToolControlPeer *p)
 {
   g_clear_pointer (&p->public_key, g_free);
   g_clear_pointer (&p->address, g_free);
+}
+
+gboolean
+tool_control_parse_update (const char *line, ToolControlCommand *cmd,
+                           const char **error_reply)
+{
+  memset (cmd, 0, sizeof *cmd);
+  if (strcmp (line, "updates") == 0)
+    {
+      cmd->type = TOOL_CONTROL_UPDATES;
+      return TRUE;
+    }
+  if (g_str_has_prefix (line, "publish-update"))
+    {
+      if (line[14] != ' ' || line[15] == '\0')
+        {
+          *error_reply = "error usage: publish-update PATH";
+          return FALSE;
+        }
+      cmd->type = TOOL_CONTROL_PUBLISH_UPDATE;
+      cmd->text = line + 15;
+      cmd->text_len = strlen (cmd->text);
+      return TRUE;
+    }
+  return FALSE;
 }

@@ -10,6 +10,10 @@
  *     (one line, fields separated by one space; ADDRESS is "-" for a
  *     link the peer opened, DIR "in" or "out", the numbers decimal,
  *     REPUTATION signed)
+ *   publish-update PATH   announce the signed manifest at PATH (its data
+ *                         beside it as .data instead of .manifest)
+ *   updates               "ok N", then "; ID NAME VERSION STATE HELD/TOTAL"
+ *                         per update, all on that one line
  *
  * Split from the socket code so that it can be tested and fuzzed on its
  * own (fuzz/control_fuzzer.c). */
@@ -22,12 +26,15 @@ typedef enum {
   TOOL_CONTROL_SEND,
   TOOL_CONTROL_BROADCAST,
   TOOL_CONTROL_PEERS,
+  TOOL_CONTROL_PUBLISH_UPDATE,
+  TOOL_CONTROL_UPDATES,
 } ToolControlType;
 
 typedef struct {
   ToolControlType type;
   char *key;             /* send: the recipient as given; owned */
-  const char *text;      /* send, broadcast: in the parsed line */
+  const char *text;      /* send, broadcast, publish-update (the path):
+                          * in the parsed line */
   gsize text_len;
 } ToolControlCommand;
 
@@ -78,5 +85,11 @@ char *tool_control_peer_format (const ToolControlPeer *peer);
 gboolean tool_control_peer_parse (const char *line, ToolControlPeer *peer,
                                   GError **error);
 void tool_control_peer_clear (ToolControlPeer *peer);
+
+/* The update commands (publish-update PATH, updates): TRUE when line is
+ * one of them, cmd then filled in; FALSE with *error_reply set when it
+ * names one but is malformed, FALSE with it untouched for other lines. */
+gboolean tool_control_parse_update (const char *line, ToolControlCommand *cmd,
+                                    const char **error_reply);
 
 #endif

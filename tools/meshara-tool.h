@@ -45,6 +45,11 @@ int tool_cmd_trust (int argc, char **argv);
 int tool_cmd_publish_update (int argc, char **argv);
 int tool_cmd_updates (int argc, char **argv);
 
+/* The update commands of the control socket, run by "meshara node"
+ * (cmd-update.c): the whole answer line, "ok ..." or "error ...". */
+char *tool_update_control_publish (MesharaNode *node, const char *manifest_path);
+char *tool_update_control_list (MesharaNode *node);
+
 /* The control socket of "meshara node" inside its data directory, and
  * the longest command line it takes (the newline included). */
 #define TOOL_CONTROL_SOCKET_NAME "control.sock"

@@ -13,6 +13,14 @@
  * timeouts; any good chunk from it starts over. */
 #define MAX_BACKOFF_SHIFT 2
 
+/* The request timeout of a peer follows how fast it answered before
+ * (as TCP's retransmission timeout does): RTT_FACTOR times its smoothed
+ * answer time plus RTT_MARGIN_NS, at most update_request_timeout_ns.  A
+ * peer that never answered gets a quarter of that: the usual reason is
+ * that it does not hold the chunks yet, which no message says. */
+#define RTT_FACTOR 4
+#define RTT_MARGIN_NS (G_GUINT64_CONSTANT (50) * 1000000)
+
 typedef enum {
   CHUNK_MISSING,
   CHUNK_INFLIGHT,
@@ -23,6 +31,7 @@ typedef struct {
   uint8_t state;
   MeshLinkId from;              /* in flight: the link asked */
   MeshLinkId avoid;             /* last link that failed us for it */
+  uint64_t sent_ns;             /* in flight: when it was asked for */
   uint64_t deadline_ns;         /* in flight: when it counts as lost */
 } Chunk;
 
@@ -51,6 +60,7 @@ typedef struct {
   uint32_t inflight;
   uint32_t misses;              /* timeouts since its last answer */
   uint64_t backoff_until_ns;
+  uint64_t srtt_ns;             /* smoothed answer time; 0 unknown */
   /* What we serve it: at most peer_bytes_per_s, a second of burst, the
    * same limit the engine puts on what a peer sends us. */
   double serve_tokens;
@@ -258,6 +268,16 @@ recompute_next (MeshUpdist *u, uint64_t now_ns)
   u->next_ns = t;
 }
 
+static uint64_t
+peer_timeout (const MeshUpdist *u, const Peer *p)
+{
+  uint64_t max = u->config.update_request_timeout_ns;
+
+  if (p == NULL || p->srtt_ns == 0)
+    return MAX (max / 4, 1);
+  return MIN (max, RTT_FACTOR * p->srtt_ns + RTT_MARGIN_NS);
+}
+
 /* Ask peers for missing chunks, as far as in-flight limits and the
  * bandwidth allow. */
 static void
@@ -303,7 +323,8 @@ pump (MeshUpdist *u, uint64_t now_ns)
                 }
               c->state = CHUNK_INFLIGHT;
               c->from = p->link;
-              c->deadline_ns = now_ns + u->config.update_request_timeout_ns;
+              c->sent_ns = now_ns;
+              c->deadline_ns = now_ns + peer_timeout (u, p);
               batch[n++] = j;
             }
           if (n > 0)
@@ -530,6 +551,28 @@ mesh_updist_handle_request (MeshUpdist *u, MeshLinkId link,
   return TRUE;
 }
 
+/* Peers answer a request's indices in order and skip those they do not
+ * hold, and a link keeps order: when chunk index (c) arrives from p, the
+ * chunks p was asked for earlier, or in the same request before it, and
+ * has not sent are not held there.  They are asked of others at once
+ * rather than after a timeout. */
+static void
+skipped_by (MeshUpdist *u, Update *up, Peer *p, const Chunk *c, uint32_t index)
+{
+  for (uint32_t j = up->first_missing; j < up->n_chunks && p->inflight > 1; j++)
+    {
+      Chunk *o = &up->chunks[j];
+
+      if (o == c || o->state != CHUNK_INFLIGHT || o->from != p->link)
+        continue;
+      if (o->sent_ns < c->sent_ns || (o->sent_ns == c->sent_ns && j < index))
+        {
+          release (u, o);
+          o->avoid = p->link;
+        }
+    }
+}
+
 gboolean
 mesh_updist_handle_chunk (MeshUpdist *u, MeshLinkId link,
                           const uint8_t *payload, size_t len, uint64_t now_ns)
@@ -574,7 +617,16 @@ mesh_updist_handle_chunk (MeshUpdist *u, MeshLinkId link,
       return TRUE;
     }
   if (p != NULL)
-    p->misses = 0;
+    {
+      p->misses = 0;
+      if (c->state == CHUNK_INFLIGHT && c->from == link)
+        {
+          uint64_t sample = MAX (now_ns - MIN (c->sent_ns, now_ns), 1);
+
+          p->srtt_ns = p->srtt_ns ? (7 * p->srtt_ns + sample) / 8 : sample;
+          skipped_by (u, up, p, c, ch->index);
+        }
+    }
   if (!u->funcs.put (u->store, up->id, ch->index, ch->data.data, ch->data.len))
     {
       release (u, c);
@@ -739,7 +791,7 @@ mesh_updist_tick (MeshUpdist *u, uint64_t now_ns)
           if (p != NULL && p->backoff_until_ns <= now_ns)
             {
               p->misses++;
-              p->backoff_until_ns = now_ns + (u->config.update_request_timeout_ns
+              p->backoff_until_ns = now_ns + (peer_timeout (u, p)
                                               << MIN (p->misses - 1,
                                                       (uint32_t) MAX_BACKOFF_SHIFT));
             }

@@ -8,6 +8,7 @@
 #include <glib-object.h>
 #include <meshara/meshara-version.h>
 #include <meshara/meshara-identity.h>
+#include <meshara/meshara-update.h>
 
 G_BEGIN_DECLS
 
@@ -62,6 +63,19 @@ MESHARA_API GType meshara_node_profile_get_type (void);
  */
 #define MESHARA_NODE_PEERS_FILE "peers"
 #define MESHARA_NODE_IDENTITY_FILE "identity.key"
+
+/**
+ * MESHARA_NODE_TRUST_FILE:
+ * MESHARA_NODE_UPDATES_DIR:
+ *
+ * Inside a node's storage path: the trust store of update authorities
+ * read at start (unless meshara_node_set_trust_store() gave one), and
+ * the directory of updates (unless meshara_node_set_update_directory()
+ * named another): NAME-VERSION.manifest, NAME-VERSION.data and the
+ * chunk cache "chunks".
+ */
+#define MESHARA_NODE_TRUST_FILE "trust.store"
+#define MESHARA_NODE_UPDATES_DIR "updates"
 
 MESHARA_API MesharaNode *meshara_node_new (MesharaIdentity *identity);
 
@@ -142,6 +156,21 @@ MESHARA_API gboolean meshara_node_lookup (MesharaNode *node,
 MESHARA_API guint meshara_node_get_peer_count (MesharaNode *node);
 MESHARA_API gboolean meshara_node_has_route (MesharaNode *node,
                                              const char *node_id_hex);
+
+MESHARA_API void meshara_node_set_trust_store (MesharaNode *node,
+                                               MesharaTrustStore *store);
+MESHARA_API void meshara_node_set_update_directory (MesharaNode *node,
+                                                    const char *path);
+MESHARA_API const char *meshara_node_get_update_directory (MesharaNode *node);
+MESHARA_API char *meshara_node_publish_update (MesharaNode *node,
+                                               GBytes *manifest,
+                                               const char *data_path,
+                                               GError **error);
+MESHARA_API GVariant *meshara_node_list_updates (MesharaNode *node);
+MESHARA_API void meshara_node_get_update_counters (MesharaNode *node,
+                                                   guint64 *chunks_fetched,
+                                                   guint64 *chunks_served,
+                                                   guint64 *rejected);
 
 G_END_DECLS
 

@@ -24,6 +24,12 @@
 #include "wire/frame.h"
 #include "crypto/identity.h"
 #include "crypto/util.h"
+#include "update/chunks.h"
+#include "update/notice.h"
+#include "update/package.h"
+#include "update/query.h"
+#include "update/source.h"
+#include "update/update-api.h"
 
 #include <errno.h>
 #include <string.h>
@@ -131,6 +137,17 @@ struct _MesharaNode {
   GHashTable *links_dead;
 
   guint64 closed_queue_full;    /* links closed for backpressure */
+
+  /* Updates (section "Updates").  The chunk cache and its source stay
+   * open across stop and start: an engine freed late may still use them. */
+  MesharaTrustStore *trust;     /* given by the application */
+  MesharaTrustStore *trust_loaded; /* or read from the storage path */
+  char *update_dir;             /* given, or NULL for storage path/updates */
+  char *update_dir_open;        /* the directory the cache below is in */
+  MeshChunkStore *chunks;
+  MeshChunkSource *chunk_source;
+  GHashTable *updates;          /* hex ID -> NodeUpdate*, while running */
+  guint64 updates_rejected;
 };
 
 enum {
@@ -155,6 +172,11 @@ enum {
   SIG_PEER_DISCONNECTED,
   SIG_LOOKUP_DONE,
   SIG_LINK_FAILED,
+  SIG_UPDATE_AVAILABLE,
+  SIG_UPDATE_PROGRESS,
+  SIG_UPDATE_COMPLETE,
+  SIG_UPDATE_FAILED,
+  SIG_UPDATE_REJECTED,
   N_SIGNALS
 };
 
@@ -171,6 +193,11 @@ G_DEFINE_ENUM_TYPE (MesharaNodeProfile, meshara_node_profile,
 static void node_link_free (gpointer data);
 static void known_link_up (MesharaNode *node, NodeLink *nl);
 static void known_link_closed (MesharaNode *node, NodeLink *nl);
+static gboolean updates_open (MesharaNode *node, GError **error);
+static void updates_start (MesharaNode *node);
+static void updates_stop (MesharaNode *node);
+static void updates_free (MesharaNode *node);
+static void update_event (MesharaNode *node, const MeshEvent *ev);
 
 /* An explicit setting, or the profile's. */
 #define LIMIT(node, field)                                                   \
@@ -1026,6 +1053,12 @@ engine_event (void *user_data, const MeshEvent *ev)
       g_bytes_unref (data);
       break;
     case MESH_EVENT_BROADCAST_RECEIVED:
+      if (g_strcmp0 (ev->content_type,
+                     MESH_WIRE_CONTENT_TYPE_UPDATE_NOTICE) == 0)
+        {
+          update_event (node, ev);
+          break;
+        }
       who = hex32 (ev->node_id);
       id = hex32 (ev->message_id);
       data = g_bytes_new (ev->data, ev->len);
@@ -1058,12 +1091,651 @@ engine_event (void *user_data, const MeshEvent *ev)
       g_signal_emit (node, signals[SIG_LOOKUP_DONE], 0, who,
                      ev->bundle != NULL);
       break;
+    case MESH_EVENT_UPDATE_PROGRESS:
+    case MESH_EVENT_UPDATE_COMPLETED:
+    case MESH_EVENT_UPDATE_MANIFEST:
+    case MESH_EVENT_QUERY_RECEIVED:
+      update_event (node, ev);
+      break;
     case MESH_EVENT_PEER_MISBEHAVED:
     default:
       break;
     }
   g_free (id);
   g_free (who);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Updates
+ *
+ * An authority publishes: the data goes into the chunk cache, the
+ * engine serves it, and the notice (the manifest ID and its signatures)
+ * goes out as a broadcast.  A node that hears a notice checks k of n
+ * against its trust store, asks a neighbour for the manifest (the one
+ * that passed the notice on first, then the others in turn: a node
+ * answers for the updates it tracks), checks the manifest against the
+ * notice and the trust store, keeps it as NAME-VERSION.manifest and
+ * lets the engine fetch the chunks into the cache.  When all are held
+ * they are assembled (and checked) into NAME-VERSION.data.  At start
+ * the manifests in the directory are taken up again: held data is
+ * served, missing data fetched, resuming from the chunks in the cache. */
+
+/* The chunk cache under the update directory. */
+#define NODE_UPDATE_CACHE_DIR "chunks"
+#define NODE_UPDATE_CACHE_MAX (G_GUINT64_CONSTANT (1024) * 1024 * 1024)
+/* Manifest queries per notice before the update fails, and the pause
+ * after a failed one (a neighbour asked too early may not have it). */
+#define NODE_UPDATE_TRIES 40
+#define NODE_UPDATE_RETRY_MS 250
+/* Manifest files larger than this are not read; at most this many are
+ * taken up at start. */
+#define NODE_UPDATE_MANIFEST_MAX (1024 * 1024)
+#define NODE_UPDATE_FILES_MAX 64
+
+typedef enum {
+  NODE_UPDATE_QUERYING,         /* notice accepted, manifest asked for */
+  NODE_UPDATE_FETCHING,
+  NODE_UPDATE_COMPLETE,         /* data verified in path */
+  NODE_UPDATE_FAILED,
+  NODE_UPDATE_PUBLISHED,        /* ours, or held whole: served */
+} NodeUpdateState;
+
+static const char *const update_state_names[] = {
+  "querying", "fetching", "complete", "failed", "published"
+};
+
+typedef struct {
+  MesharaNode *node;
+  uint8_t id[MESH_SHA256_LEN];
+  char *hex;
+  char *name;
+  guint64 version;
+  NodeUpdateState state;
+  MeshWireUpdateNotice *notice; /* until the manifest is accepted */
+  MeshLinkId first_link;        /* the link the notice came on */
+  guint tries;
+  GSource *retry;
+  MeshWireUpdateManifest *m;    /* once accepted */
+  GBytes *encoded;              /* and encoded */
+  guint32 done, total;
+  char *path;                   /* the data file */
+} NodeUpdate;
+
+static void
+node_update_free (gpointer data)
+{
+  NodeUpdate *up = data;
+
+  if (up->retry != NULL)
+    {
+      g_source_destroy (up->retry);
+      g_source_unref (up->retry);
+    }
+  mesh_wire_free (up->notice);
+  mesh_wire_free (up->m);
+  if (up->encoded != NULL)
+    g_bytes_unref (up->encoded);
+  g_free (up->hex);
+  g_free (up->name);
+  g_free (up->path);
+  g_free (up);
+}
+
+static const MeshTrustStore *
+node_trust (MesharaNode *node)
+{
+  return mesh_trust_store_of (node->trust ? node->trust : node->trust_loaded);
+}
+
+static char *
+node_update_dir (MesharaNode *node)
+{
+  if (node->update_dir != NULL)
+    return g_strdup (node->update_dir);
+  if (node->storage_path != NULL)
+    return g_build_filename (node->storage_path, MESHARA_NODE_UPDATES_DIR,
+                             NULL);
+  return NULL;
+}
+
+/* DIR/NAME-VERSION.suffix, the name made safe for a file name. */
+static char *
+update_file (MesharaNode *node, const char *name, guint64 version,
+             const char *suffix)
+{
+  g_autofree char *stem = g_strdup_printf ("%s-%" G_GUINT64_FORMAT "%s", name,
+                                           version, suffix);
+
+  g_strdelimit (stem, "/\\", '_');
+  if (stem[0] == '.')
+    stem[0] = '_';
+  return g_build_filename (node->update_dir_open, stem, NULL);
+}
+
+static void
+update_fail (NodeUpdate *up, const char *reason)
+{
+  up->state = NODE_UPDATE_FAILED;
+  g_signal_emit (up->node, signals[SIG_UPDATE_FAILED], 0, up->hex, reason);
+}
+
+static void
+update_reject (MesharaNode *node, const char *hex, const char *reason)
+{
+  node->updates_rejected++;
+  g_signal_emit (node, signals[SIG_UPDATE_REJECTED], 0, hex ? hex : "", reason);
+}
+
+/* Reads the trust store and opens the chunk cache (before the engine
+ * exists).  Nothing to do without an update directory. */
+static gboolean
+updates_open (MesharaNode *node, GError **error)
+{
+  g_autofree char *dir = node_update_dir (node);
+  g_autofree char *cache = NULL;
+
+  g_clear_pointer (&node->trust_loaded, meshara_trust_store_unref);
+  if (node->trust == NULL && node->storage_path != NULL)
+    {
+      g_autofree char *path = g_build_filename (node->storage_path,
+                                                MESHARA_NODE_TRUST_FILE, NULL);
+
+      if (g_file_test (path, G_FILE_TEST_EXISTS))
+        {
+          node->trust_loaded = meshara_trust_store_load (path, error);
+          if (node->trust_loaded == NULL)
+            {
+              g_prefix_error (error, "the node's trust store: ");
+              return FALSE;
+            }
+        }
+    }
+  if (dir == NULL)
+    return TRUE;
+  if (node->chunks != NULL && g_strcmp0 (dir, node->update_dir_open) == 0)
+    return TRUE;
+  updates_free (node);
+  cache = g_build_filename (dir, NODE_UPDATE_CACHE_DIR, NULL);
+  node->chunks = mesh_chunk_store_open (cache, NODE_UPDATE_CACHE_MAX, error);
+  if (node->chunks == NULL)
+    {
+      g_prefix_error (error, "the node's update cache: ");
+      return FALSE;
+    }
+  node->chunk_source = mesh_chunk_source_new (node->chunks);
+  node->update_dir_open = g_steal_pointer (&dir);
+  return TRUE;
+}
+
+/* Closes the chunk cache (the engine using it is gone). */
+static void
+updates_free (MesharaNode *node)
+{
+  g_clear_pointer (&node->chunk_source, mesh_chunk_source_free);
+  g_clear_pointer (&node->chunks, mesh_chunk_store_free);
+  g_clear_pointer (&node->update_dir_open, g_free);
+}
+
+/* Stores the chunks of m that the cache misses from the data file. */
+static gboolean
+chunks_from_file (MesharaNode *node, const MeshWireUpdateManifest *m,
+                  const char *path, GError **error)
+{
+  g_autoptr (GMappedFile) file = NULL;
+  const guint8 *data;
+  gsize len;
+
+  file = g_mapped_file_new (path, FALSE, error);
+  if (file == NULL)
+    return FALSE;
+  data = (const guint8 *) g_mapped_file_get_contents (file);
+  len = g_mapped_file_get_length (file);
+  if (len != m->size)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_CHECKSUM_MISMATCH,
+                   "%s holds %" G_GSIZE_FORMAT " bytes, the manifest says %"
+                   G_GUINT64_FORMAT, path, len, m->size);
+      return FALSE;
+    }
+  for (guint32 i = 0; i < m->n_chunk_hashes; i++)
+    {
+      gsize off = (gsize) i * m->chunk_size;
+
+      if (mesh_chunk_store_has (node->chunks, m->chunk_hashes[i].data))
+        continue;
+      if (!mesh_chunk_store_put_chunk (node->chunks, m, i, data + off,
+                                       mesh_update_chunk_len (m, i), error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static NodeUpdate *
+update_new (MesharaNode *node, const uint8_t id[MESH_SHA256_LEN],
+            const char *name, guint64 version, NodeUpdateState state)
+{
+  NodeUpdate *up = g_new0 (NodeUpdate, 1);
+
+  up->node = node;
+  memcpy (up->id, id, MESH_SHA256_LEN);
+  up->hex = mesh_node_id_to_hex (id);
+  up->name = g_strdup (name);
+  up->version = version;
+  up->state = state;
+  up->first_link = MESH_LINK_NONE;
+  g_hash_table_replace (node->updates, up->hex, up);
+  return up;
+}
+
+/* Hands the manifest (checked) to the cache and the engine: served, and
+ * fetched unless held whole. */
+static gboolean
+update_track (MesharaNode *node, NodeUpdate *up, const guint8 *manifest,
+              gsize len, gboolean fetch, GError **error)
+{
+  if (!mesh_chunk_source_add (node->chunk_source, manifest, len, NULL, error)
+      || !mesh_engine_update_add (node->engine, up->id, manifest, len, fetch,
+                                  now_ns (), error))
+    return FALSE;
+  mesh_engine_update_progress (node->engine, up->id, &up->done, &up->total);
+  if (up->encoded == NULL)
+    up->encoded = g_bytes_new (manifest, len);
+  return TRUE;
+}
+
+/* Takes up a manifest file of the update directory at start: held data
+ * is served, missing data fetched (what the cache holds counts). */
+static void
+update_resume (MesharaNode *node, const char *name)
+{
+  g_autofree char *path = g_build_filename (node->update_dir_open, name, NULL);
+  g_autofree char *stem = NULL, *data_path = NULL, *contents = NULL;
+  g_autoptr (GError) error = NULL;
+  MeshWireUpdateManifest *m;
+  uint8_t id[MESH_SHA256_LEN];
+  g_autofree char *hex = NULL;
+  NodeUpdate *up;
+  GStatBuf st;
+  gboolean held;
+  gsize len;
+
+  if (g_stat (path, &st) != 0 || !S_ISREG (st.st_mode)
+      || st.st_size > NODE_UPDATE_MANIFEST_MAX
+      || !g_file_get_contents (path, &contents, &len, &error))
+    return;
+  m = mesh_update_manifest_parse ((const guint8 *) contents, len, &error);
+  if (m == NULL)
+    {
+      g_debug ("update %s not taken up: %s", path, error->message);
+      return;
+    }
+  mesh_update_manifest_digest (m, id);
+  hex = mesh_node_id_to_hex (id);
+  if (g_hash_table_contains (node->updates, hex))
+    {
+      mesh_wire_free (m);
+      return;
+    }
+  stem = g_strndup (path, strlen (path) - strlen (".manifest"));
+  data_path = g_strconcat (stem, ".data", NULL);
+  held = g_file_test (data_path, G_FILE_TEST_IS_REGULAR)
+         && mesh_update_verify_file (m, data_path, NULL);
+  if (held && !chunks_from_file (node, m, data_path, &error))
+    {
+      g_debug ("update %s not served: %s", path, error->message);
+      mesh_wire_free (m);
+      return;
+    }
+  if (!held && (node_trust (node) == NULL
+                || !mesh_update_manifest_verify (m, node_trust (node), 0, NULL,
+                                                 &error)))
+    {
+      g_debug ("update %s not fetched: %s", path,
+               error ? error->message : "no trust store");
+      mesh_wire_free (m);
+      return;
+    }
+  if (!held)
+    {
+      /* Reads what the cache holds of it and drops damaged chunks, so
+       * that the engine counts only good ones as held. */
+      GArray *missing = mesh_chunk_store_missing (node->chunks, m);
+
+      g_array_unref (missing);
+    }
+  up = update_new (node, id, m->name, m->version,
+                   held ? NODE_UPDATE_PUBLISHED : NODE_UPDATE_FETCHING);
+  up->m = m;
+  up->path = g_steal_pointer (&data_path);
+  if (!update_track (node, up, (const guint8 *) contents, len, !held, &error)
+      && node->running)
+    update_fail (up, error->message);
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The engine exists: give it the cache and take up the manifests. */
+static void
+updates_start (MesharaNode *node)
+{
+  g_autoptr (GPtrArray) names = NULL;
+  const char *name;
+  GDir *dir;
+
+  node->updates_rejected = 0;
+  if (node->chunks == NULL)
+    return;
+  node->updates = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                         node_update_free);
+  mesh_engine_set_chunk_store (node->engine, mesh_chunk_source_funcs (),
+                               node->chunk_source);
+  dir = g_dir_open (node->update_dir_open, 0, NULL);
+  if (dir == NULL)
+    return;
+  names = g_ptr_array_new_with_free_func (g_free);
+  while ((name = g_dir_read_name (dir)) != NULL
+         && names->len < NODE_UPDATE_FILES_MAX)
+    if (g_str_has_suffix (name, ".manifest"))
+      g_ptr_array_add (names, g_strdup (name));
+  g_dir_close (dir);
+  g_ptr_array_sort (names, compare_names);
+  node_enter (node);
+  for (guint i = 0; i < names->len && node->running; i++)
+    update_resume (node, g_ptr_array_index (names, i));
+  node_leave (node);
+}
+
+static void
+updates_stop (MesharaNode *node)
+{
+  g_clear_pointer (&node->updates, g_hash_table_unref);
+}
+
+static NodeUpdate *
+update_lookup (MesharaNode *node, const uint8_t *id)
+{
+  g_autofree char *hex = NULL;
+
+  if (node->updates == NULL || id == NULL)
+    return NULL;
+  hex = mesh_node_id_to_hex (id);
+  return g_hash_table_lookup (node->updates, hex);
+}
+
+static void update_query (NodeUpdate *up);
+
+static gboolean
+update_retry_due (gpointer user_data)
+{
+  NodeUpdate *up = user_data;
+  MesharaNode *node = up->node;
+
+  g_clear_pointer (&up->retry, g_source_unref);
+  node_enter (node);
+  if (node->running)
+    update_query (up);
+  node_leave (node);
+  return G_SOURCE_REMOVE;
+}
+
+static void
+update_retry (NodeUpdate *up)
+{
+  if (up->retry != NULL)
+    return;
+  up->retry = g_timeout_source_new (NODE_UPDATE_RETRY_MS);
+  g_source_set_callback (up->retry, update_retry_due, up, NULL);
+  g_source_attach (up->retry, up->node->context);
+}
+
+static gint
+compare_link_ids (gconstpointer a, gconstpointer b)
+{
+  guint32 x = (*(NodeLink *const *) a)->id, y = (*(NodeLink *const *) b)->id;
+
+  return x < y ? -1 : x > y;
+}
+
+/* Asks a neighbour for the manifest: first the one the notice came
+ * from, then each in turn. */
+static void
+update_query (NodeUpdate *up)
+{
+  MesharaNode *node = up->node;
+  g_autoptr (GPtrArray) peers = g_ptr_array_new ();
+  g_autoptr (GError) error = NULL;
+  NodeLink *nl = NULL;
+  GHashTableIter iter;
+  gpointer value;
+  char *reason;
+
+  if (up->state != NODE_UPDATE_QUERYING)
+    return;
+  if (up->tries >= NODE_UPDATE_TRIES)
+    {
+      reason = g_strdup_printf ("no neighbour gave the manifest in %u tries",
+                                up->tries);
+      update_fail (up, reason);
+      g_free (reason);
+      return;
+    }
+  up->tries++;
+  if (up->tries == 1)
+    nl = link_get (node, up->first_link);
+  if (nl == NULL || !nl->up || !nl->have_bundle)
+    {
+      g_hash_table_iter_init (&iter, node->links);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        if (((NodeLink *) value)->up && ((NodeLink *) value)->have_bundle)
+          g_ptr_array_add (peers, value);
+      if (peers->len == 0)
+        {
+          update_retry (up);
+          return;
+        }
+      g_ptr_array_sort (peers, compare_link_ids);
+      nl = g_ptr_array_index (peers, up->tries % peers->len);
+    }
+  if (!mesh_engine_update_query_manifest (node->engine, &nl->bundle, up->id,
+                                          now_ns (), &error))
+    {
+      g_debug ("update %s: cannot ask for the manifest: %s", up->hex,
+               error->message);
+      if (node->running)
+        update_retry (up);
+    }
+}
+
+/* A broadcast notice: k of n trusted signatures, or rejected. */
+static void
+update_notice (MesharaNode *node, const MeshEvent *ev)
+{
+  g_autoptr (MeshWireUpdateNotice) notice = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *hex = NULL;
+  NodeUpdate *up;
+
+  if (node->updates == NULL)
+    return;
+  notice = mesh_update_notice_parse (ev->data, ev->len, &error);
+  if (notice == NULL)
+    {
+      update_reject (node, NULL, error->message);
+      return;
+    }
+  hex = mesh_node_id_to_hex (notice->manifest_id.data);
+  if (g_hash_table_contains (node->updates, hex))
+    return;
+  if (node_trust (node) == NULL)
+    {
+      update_reject (node, hex, "no update authority is trusted (no trust "
+                     "store)");
+      return;
+    }
+  if (!mesh_update_notice_verify (notice, node_trust (node), 0, &error))
+    {
+      update_reject (node, hex, error->message);
+      return;
+    }
+  up = update_new (node, notice->manifest_id.data, notice->name,
+                   notice->version, NODE_UPDATE_QUERYING);
+  up->first_link = ev->link;
+  up->notice = g_steal_pointer (&notice);
+  g_signal_emit (node, signals[SIG_UPDATE_AVAILABLE], 0, up->hex, up->name,
+                 up->version);
+  if (node->running)
+    update_query (up);
+}
+
+/* The answer to a manifest query: checked against the notice and the
+ * trust store, kept, and fetched. */
+static void
+update_manifest (MesharaNode *node, const MeshEvent *ev)
+{
+  NodeUpdate *up = update_lookup (node, ev->message_id);
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree char *manifest_path = NULL;
+  uint8_t id[MESH_SHA256_LEN];
+
+  if (up == NULL || up->state != NODE_UPDATE_QUERYING)
+    return;
+  if (ev->data == NULL)
+    {
+      g_debug ("update %s: no manifest: %s", up->hex,
+               ev->reason ? ev->reason : "?");
+      update_retry (up);
+      return;
+    }
+  m = mesh_update_manifest_parse (ev->data, ev->len, &error);
+  if (m != NULL)
+    {
+      mesh_update_manifest_digest (m, id);
+      if (memcmp (id, up->id, MESH_SHA256_LEN) != 0)
+        g_set_error (&error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                     "the manifest sent is not the one announced");
+    }
+  if (error == NULL)
+    mesh_update_manifest_verify (m, node_trust (node), 0, NULL, &error);
+  if (error == NULL)
+    mesh_update_notice_matches (up->notice, m, &error);
+  if (error != NULL)
+    {
+      update_reject (node, up->hex, error->message);
+      if (node->running)
+        update_retry (up);
+      return;
+    }
+  manifest_path = update_file (node, m->name, m->version, ".manifest");
+  up->path = update_file (node, m->name, m->version, ".data");
+  if (!g_file_set_contents (manifest_path, (const char *) ev->data,
+                            (gssize) ev->len, &error))
+    {
+      update_fail (up, error->message);
+      return;
+    }
+  up->state = NODE_UPDATE_FETCHING;
+  g_clear_pointer (&up->notice, mesh_wire_free);
+  up->m = g_steal_pointer (&m);
+  if (!update_track (node, up, ev->data, ev->len, TRUE, &error)
+      && node->running)
+    update_fail (up, error->message);
+}
+
+static void
+update_completed (MesharaNode *node, const MeshEvent *ev)
+{
+  NodeUpdate *up = update_lookup (node, ev->message_id);
+  g_autoptr (GError) error = NULL;
+
+  if (up == NULL || up->state != NODE_UPDATE_FETCHING)
+    return;
+  if (!mesh_chunk_store_assemble (node->chunks, up->m, up->path, &error))
+    {
+      update_fail (up, error->message);
+      return;
+    }
+  up->state = NODE_UPDATE_COMPLETE;
+  up->done = up->total;
+  g_signal_emit (node, signals[SIG_UPDATE_COMPLETE], 0, up->hex, up->path);
+}
+
+/* An update query the engine did not answer (it answers manifest
+ * queries for the updates it tracks): "update-latest" from the updates
+ * held whole, NOT_FOUND for another manifest, so that the asker moves on
+ * at once instead of waiting for its timeout.  Other queries are left. */
+static void
+update_query_received (MesharaNode *node, const MeshEvent *ev)
+{
+  g_autoptr (MeshWireQuery) q = NULL;
+  g_autoptr (GPtrArray) held = NULL;
+  g_autoptr (GBytes) answer = NULL;
+  g_autoptr (GError) error = NULL;
+  GHashTableIter iter;
+  gpointer value;
+
+  if (ev->bundle == NULL || node->updates == NULL)
+    return;
+  q = mesh_wire_decode_query (ev->data, ev->len, NULL);
+  if (q == NULL
+      || (g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_MANIFEST) != 0
+          && g_strcmp0 (q->query_type, MESH_WIRE_QUERY_UPDATE_LATEST) != 0))
+    return;
+  held = g_ptr_array_new ();
+  g_hash_table_iter_init (&iter, node->updates);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      NodeUpdate *up = value;
+
+      if (up->encoded != NULL && (up->state == NODE_UPDATE_PUBLISHED
+                                  || up->state == NODE_UPDATE_COMPLETE))
+        g_ptr_array_add (held, up->encoded);
+    }
+  answer = mesh_update_query_answer (q, held, TRUE);
+  if (answer != NULL
+      && !mesh_engine_send_content (node->engine, ev->bundle,
+                                    MESH_WIRE_TYPE_RESPONSE,
+                                    g_bytes_get_data (answer, NULL),
+                                    g_bytes_get_size (answer), now_ns (), NULL,
+                                    &error))
+    g_debug ("cannot answer an update query: %s", error->message);
+}
+
+static void
+update_event (MesharaNode *node, const MeshEvent *ev)
+{
+  NodeUpdate *up;
+
+  switch (ev->type)
+    {
+    case MESH_EVENT_QUERY_RECEIVED:
+      update_query_received (node, ev);
+      break;
+    case MESH_EVENT_BROADCAST_RECEIVED:
+      update_notice (node, ev);
+      break;
+    case MESH_EVENT_UPDATE_MANIFEST:
+      update_manifest (node, ev);
+      break;
+    case MESH_EVENT_UPDATE_PROGRESS:
+      up = update_lookup (node, ev->message_id);
+      if (up == NULL)
+        break;
+      up->done = ev->chunks_done;
+      up->total = ev->chunks_total;
+      g_signal_emit (node, signals[SIG_UPDATE_PROGRESS], 0, up->hex,
+                     (guint) up->done, (guint) up->total);
+      break;
+    case MESH_EVENT_UPDATE_COMPLETED:
+      update_completed (node, ev);
+      break;
+    default:
+      break;
+    }
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1639,6 +2311,8 @@ meshara_node_start (MesharaNode *node, GError **error)
                    "or set a storage path");
       return FALSE;
     }
+  if (!updates_open (node, error))
+    return FALSE;
   self = mesh_identity_from_public (node->identity);
   node->creds = mesh_tls_credentials_new (self,
                                           g_get_real_time () / G_USEC_PER_SEC,
@@ -1713,6 +2387,7 @@ meshara_node_start (MesharaNode *node, GError **error)
   node->connect_refill_us = g_get_monotonic_time ();
   rearm_timer (node);
   g_object_notify_by_pspec (G_OBJECT (node), props[PROP_PORT]);
+  updates_start (node);
 
   {
     GHashTableIter iter;
@@ -1745,6 +2420,7 @@ meshara_node_stop (MesharaNode *node)
   if (!node->running)
     return;
   node->running = FALSE;
+  updates_stop (node);
   {
     GHashTableIter iter;
     gpointer value;
@@ -2214,6 +2890,234 @@ meshara_node_list_peers (MesharaNode *node)
   return g_variant_ref_sink (g_variant_builder_end (&list));
 }
 
+/**
+ * meshara_node_set_trust_store:
+ * @node: a stopped node
+ * @store: (nullable): the update authorities to trust, or %NULL to read
+ *   them at start from %MESHARA_NODE_TRUST_FILE in the storage path
+ *
+ * Notices and manifests of updates are accepted only with the store's
+ * threshold of trusted signatures; others are counted and reported by
+ * #MesharaNode::update-rejected.  Without any trust store every update
+ * is rejected.  Takes effect at the next start.
+ */
+void
+meshara_node_set_trust_store (MesharaNode *node, MesharaTrustStore *store)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+
+  if (store != NULL)
+    meshara_trust_store_ref (store);
+  g_clear_pointer (&node->trust, meshara_trust_store_unref);
+  node->trust = store;
+}
+
+/**
+ * meshara_node_set_update_directory:
+ * @node: a stopped node
+ * @path: (type filename) (nullable): the directory of updates, or %NULL
+ *   for %MESHARA_NODE_UPDATES_DIR in the storage path
+ *
+ * Where the node keeps the chunk cache and the updates it published or
+ * fetched.  A node with neither this nor a storage path takes no part in
+ * updates.  Takes effect at the next start.
+ */
+void
+meshara_node_set_update_directory (MesharaNode *node, const char *path)
+{
+  g_return_if_fail (MESHARA_IS_NODE (node));
+
+  g_free (node->update_dir);
+  node->update_dir = g_strdup (path);
+}
+
+/**
+ * meshara_node_get_update_directory:
+ * @node: a node
+ *
+ * Returns: (type filename) (nullable): the directory set with
+ *   meshara_node_set_update_directory(), or %NULL
+ */
+const char *
+meshara_node_get_update_directory (MesharaNode *node)
+{
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  return node->update_dir;
+}
+
+static gboolean
+same_file (const char *a, const char *b)
+{
+  GStatBuf sa, sb;
+
+  return g_stat (a, &sa) == 0 && g_stat (b, &sb) == 0
+         && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/**
+ * meshara_node_publish_update:
+ * @node: a running node with an update directory
+ * @manifest: a signed manifest (meshara_update_manifest_sign())
+ * @data_path: (type filename): the file the manifest describes
+ * @error: return location for a #GError, or %NULL
+ *
+ * Publishes an update as an authority: the data is checked against the
+ * manifest, kept in the update directory (NAME-VERSION.manifest and
+ * .data) and its chunks in the cache, the node serves them from now on
+ * (and after restarts), and the notice goes out to the mesh as a
+ * broadcast.  Nodes trusting the signers fetch it.
+ *
+ * Returns: (transfer full) (nullable): the update's manifest ID in hex,
+ *   or %NULL with @error set
+ */
+char *
+meshara_node_publish_update (MesharaNode *node, GBytes *manifest,
+                             const char *data_path, GError **error)
+{
+  g_autoptr (MeshWireUpdateManifest) m = NULL;
+  g_autoptr (GBytes) notice = NULL;
+  g_autofree char *manifest_path = NULL, *kept = NULL;
+  uint8_t id[MESH_SHA256_LEN], msg_id[MESH_SHA256_LEN];
+  const guint8 *data;
+  NodeUpdate *up;
+  gsize len;
+  gboolean ok;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+  g_return_val_if_fail (manifest != NULL, NULL);
+  g_return_val_if_fail (data_path != NULL, NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_running (node, error))
+    return NULL;
+  if (node->updates == NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,
+                   "the node has no update directory (set a storage path or "
+                   "an update directory before starting it)");
+      return NULL;
+    }
+  data = g_bytes_get_data (manifest, &len);
+  m = mesh_update_manifest_parse (data, len, error);
+  if (m == NULL)
+    return NULL;
+  if (m->n_signatures == 0)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID,
+                   "the manifest of %s %" G_GUINT64_FORMAT " is not signed",
+                   m->name, m->version);
+      return NULL;
+    }
+  if (!mesh_update_verify_file (m, data_path, error))
+    return NULL;
+  mesh_update_manifest_digest (m, id);
+  notice = mesh_update_notice_build (m, error);
+  if (notice == NULL)
+    return NULL;
+  manifest_path = update_file (node, m->name, m->version, ".manifest");
+  kept = update_file (node, m->name, m->version, ".data");
+  if (!chunks_from_file (node, m, data_path, error)
+      || (!same_file (data_path, kept)
+          && !mesh_chunk_store_assemble (node->chunks, m, kept, error))
+      || !g_file_set_contents (manifest_path, (const char *) data,
+                               (gssize) len, error))
+    {
+      g_prefix_error (error, "cannot keep the update in %s: ",
+                      node->update_dir_open);
+      return NULL;
+    }
+  up = update_lookup (node, id);
+  if (up == NULL)
+    up = update_new (node, id, m->name, m->version, NODE_UPDATE_PUBLISHED);
+  up->state = NODE_UPDATE_PUBLISHED;
+  g_free (up->path);
+  up->path = g_steal_pointer (&kept);
+  if (up->m == NULL)
+    up->m = g_steal_pointer (&m);
+  node_enter (node);
+  ok = update_track (node, up, data, len, FALSE, error)
+       && node->running
+       && mesh_engine_broadcast (node->engine, g_bytes_get_data (notice, NULL),
+                                 g_bytes_get_size (notice),
+                                 MESH_WIRE_CONTENT_TYPE_UPDATE_NOTICE,
+                                 now_ns (), msg_id, error);
+  node_leave (node);
+  if (!ok)
+    return NULL;
+  return mesh_node_id_to_hex (id);
+}
+
+/**
+ * meshara_node_list_updates:
+ * @node: a node
+ *
+ * The updates the running node knows: announced, fetching, fetched,
+ * failed or published by it.  Each entry is (manifest ID in hex, name,
+ * version, state: "querying", "fetching", "complete", "failed" or
+ * "published", chunks held, chunks in all, data file or "").
+ *
+ * Returns: (transfer full): a #GVariant of type "a(sstsuus)"
+ */
+GVariant *
+meshara_node_list_updates (MesharaNode *node)
+{
+  GVariantBuilder b;
+  GHashTableIter iter;
+  gpointer value;
+
+  g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
+
+  g_variant_builder_init (&b, G_VARIANT_TYPE ("a(sstsuus)"));
+  if (node->updates != NULL)
+    {
+      g_hash_table_iter_init (&iter, node->updates);
+      while (g_hash_table_iter_next (&iter, NULL, &value))
+        {
+          NodeUpdate *up = value;
+
+          if (node->engine != NULL && up->state != NODE_UPDATE_QUERYING)
+            mesh_engine_update_progress (node->engine, up->id, &up->done,
+                                         &up->total);
+          g_variant_builder_add (&b, "(sstsuus)", up->hex, up->name,
+                                 up->version, update_state_names[up->state],
+                                 (guint32) up->done, (guint32) up->total,
+                                 up->path ? up->path : "");
+        }
+    }
+  return g_variant_ref_sink (g_variant_builder_end (&b));
+}
+
+/**
+ * meshara_node_get_update_counters:
+ * @node: a node
+ * @chunks_fetched: (out) (optional): update chunks received from peers,
+ *   verified and kept, since the node last started
+ * @chunks_served: (out) (optional): update chunks sent to peers since then
+ * @rejected: (out) (optional): notices and manifests refused since then
+ *   (see #MesharaNode::update-rejected)
+ *
+ * Counters of the update traffic; all 0 while the node is stopped,
+ * except @rejected, kept until the next start.
+ */
+void
+meshara_node_get_update_counters (MesharaNode *node, guint64 *chunks_fetched,
+                                  guint64 *chunks_served, guint64 *rejected)
+{
+  MeshEngineStats st;
+
+  g_return_if_fail (MESHARA_IS_NODE (node));
+
+  memset (&st, 0, sizeof st);
+  if (node->engine != NULL)
+    mesh_engine_get_stats (node->engine, &st);
+  if (chunks_fetched != NULL)
+    *chunks_fetched = st.chunks_received;
+  if (chunks_served != NULL)
+    *chunks_served = st.chunks_served;
+  if (rejected != NULL)
+    *rejected = node->updates_rejected;
+}
+
 /* ---------------------------------------------------------------------- */
 /* GObject */
 
@@ -2246,6 +3150,10 @@ meshara_node_finalize (GObject *object)
   g_free (node->listen_address);
   g_free (node->storage_path);
   g_hash_table_unref (node->known);
+  g_clear_pointer (&node->trust, meshara_trust_store_unref);
+  g_clear_pointer (&node->trust_loaded, meshara_trust_store_unref);
+  g_free (node->update_dir);
+  updates_free (node);
   G_OBJECT_CLASS (meshara_node_parent_class)->finalize (object);
 }
 
@@ -2487,6 +3395,66 @@ meshara_node_class_init (MesharaNodeClass *klass)
    */
   signals[SIG_LINK_FAILED] =
     g_signal_new ("link-failed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * MesharaNode::update-available:
+   * @node: the node
+   * @update_id: the manifest ID in hex
+   * @name: what the update is for
+   * @version: its version
+   *
+   * A notice of an update signed by enough trusted authorities arrived;
+   * the node now fetches its manifest and data.
+   */
+  signals[SIG_UPDATE_AVAILABLE] =
+    g_signal_new ("update-available", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_UINT64);
+  /**
+   * MesharaNode::update-progress:
+   * @node: the node
+   * @update_id: the manifest ID in hex
+   * @chunks_done: chunks held and verified
+   * @chunks_total: chunks of the update
+   */
+  signals[SIG_UPDATE_PROGRESS] =
+    g_signal_new ("update-progress", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
+                  G_TYPE_STRING, G_TYPE_UINT, G_TYPE_UINT);
+  /**
+   * MesharaNode::update-complete:
+   * @node: the node
+   * @update_id: the manifest ID in hex
+   * @path: the file holding the verified data (NAME-VERSION.data in the
+   *   update directory, its manifest beside it)
+   */
+  signals[SIG_UPDATE_COMPLETE] =
+    g_signal_new ("update-complete", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * MesharaNode::update-failed:
+   * @node: the node
+   * @update_id: the manifest ID in hex
+   * @reason: why the update was given up (no manifest, a full cache,
+   *   a file that cannot be written, ...)
+   */
+  signals[SIG_UPDATE_FAILED] =
+    g_signal_new ("update-failed", G_TYPE_FROM_CLASS (klass),
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
+                  G_TYPE_STRING, G_TYPE_STRING);
+  /**
+   * MesharaNode::update-rejected:
+   * @node: the node
+   * @update_id: the manifest ID in hex, "" when the notice is unreadable
+   * @reason: why: an untrusted signer, too few trusted signatures, a bad
+   *   signature, a downgrade, a manifest other than the one announced
+   *
+   * A notice or manifest was refused; nothing is fetched for it.
+   */
+  signals[SIG_UPDATE_REJECTED] =
+    g_signal_new ("update-rejected", G_TYPE_FROM_CLASS (klass),
                   G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
                   G_TYPE_STRING, G_TYPE_STRING);
 }

@@ -285,7 +285,8 @@ mesh_chunk_store_put (MeshChunkStore *cs, const uint8_t hash[MESH_SHA256_LEN],
       return FALSE;
     }
   path = chunk_path (cs, hash);
-  if (!mesh_update_write_file ("cached chunk", path, data, len, 0600, error))
+  if (!mesh_update_write_file_unsynced ("cached chunk", path, data, len, 0600,
+                                        error))
     return FALSE;
   e = add_entry (cs, hash, len, g_get_real_time () * 1000);
   g_queue_push_tail_link (&cs->age, &e->link);

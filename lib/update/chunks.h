@@ -5,7 +5,9 @@
  * Every chunk is checked against its hash when it arrives and again
  * when it is read, so a corrupt file is never served or assembled.
  * Files are written to a temporary name and renamed, so a crash leaves
- * whole chunks or none; reopening the directory after a restart finds
+ * whole chunks or none (they are not synced to disk, so after a power
+ * loss one may be damaged: mesh_chunk_store_missing() finds and drops
+ * it); reopening the directory after a restart finds
  * what was stored, which is how a download resumes.  The cache holds at
  * most max_bytes: storing more evicts the oldest chunks first (the order
  * they were stored in; after a restart, file modification times), except

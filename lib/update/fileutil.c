@@ -209,6 +209,43 @@ mesh_update_write_file (const char *what, const char *path, const void *data,
 }
 
 gboolean
+mesh_update_write_file_unsynced (const char *what, const char *path,
+                                 const void *data, gsize len, int mode,
+                                 GError **error)
+{
+  char *tmp = NULL;
+  int fd;
+
+  g_return_val_if_fail (path != NULL && (data != NULL || len == 0), FALSE);
+
+  fd = mesh_update_temp_open (what, path, mode, &tmp, error);
+  if (fd < 0)
+    return FALSE;
+  if (!write_all (fd, data, len))
+    {
+      io_fail (error, errno, what, "write", tmp);
+      mesh_update_temp_abort (fd, tmp);
+      return FALSE;
+    }
+  if (close (fd) != 0)
+    {
+      io_fail (error, errno, what, "close", tmp);
+      g_unlink (tmp);
+      g_free (tmp);
+      return FALSE;
+    }
+  if (g_rename (tmp, path) != 0)
+    {
+      io_fail (error, errno, what, "rename", tmp);
+      g_unlink (tmp);
+      g_free (tmp);
+      return FALSE;
+    }
+  g_free (tmp);
+  return TRUE;
+}
+
+gboolean
 mesh_update_copy_file (const char *what, const char *src, const char *dst,
                        int mode, GError **error)
 {

@@ -19,6 +19,14 @@ gboolean mesh_update_write_file (const char *what, const char *path,
                                  const void *data, gsize len, int mode,
                                  GError **error);
 
+/* The same without the fsyncs: for data that is checked whenever it is
+ * read (cached chunks, named by their hash), where a file damaged by a
+ * crash is found and dropped, and syncing every chunk would cost more
+ * than fetching it. */
+gboolean mesh_update_write_file_unsynced (const char *what, const char *path,
+                                          const void *data, gsize len,
+                                          int mode, GError **error);
+
 /* Copy src to a temporary file beside dst with mode (-1: the mode of
  * src), fsync, rename over dst, fsync the directory. */
 gboolean mesh_update_copy_file (const char *what, const char *src,

@@ -11,4 +11,4 @@ lib_update_libmesh_update_la_SOURCES = \
 	lib/update/notice.c lib/update/notice.h \
 	lib/update/query.c lib/update/query.h \
 	lib/update/source.c lib/update/source.h \
-	lib/update/update-api.c
+	lib/update/update-api.c lib/update/update-api.h

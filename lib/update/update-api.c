@@ -5,6 +5,7 @@
 #include "update/apply.h"
 #include "update/package.h"
 #include "update/trust.h"
+#include "update/update-api.h"
 #include "crypto/identity.h"
 
 #include <string.h>
@@ -603,4 +604,10 @@ meshara_update_apply (GBytes *manifest, MesharaTrustStore *store,
   return mesh_update_apply (m, store->ts, installed_version, data_path, target,
                             NULL, (MeshUpdateCheckFunc) check, user_data,
                             (MeshUpdateOutcome *) outcome, error);
+}
+
+const MeshTrustStore *
+mesh_trust_store_of (MesharaTrustStore *store)
+{
+  return store != NULL ? store->ts : NULL;
 }

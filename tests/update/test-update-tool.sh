@@ -54,7 +54,7 @@ result $(test $status -eq 2; echo $?) "trust add without --key is a usage error"
 run trust add --data "$tmp/node" --key "not-a-key" --name "Bad"
 result $(test $status -eq 1; echo $?) "trust add with a bad key fails"
 
-run publish-update --data "$tmp/auth" --version 2 --file "$tmp/app.bin" --name app --label 2.0 --changelog "first" --export-unsigned "$tmp/unsigned"
+run publish-update --data "$tmp/auth" --version 2 --file "$tmp/app.bin" --name app --label 2.0 --changelog "first" --export-unsigned "$tmp/unsigned" --offline
 result $(test $status -eq 0 && test -s "$tmp/auth/updates/app-2.manifest" && cmp -s "$tmp/app.bin" "$tmp/auth/updates/app-2.data" && test -s "$tmp/unsigned"; echo $?) "publish-update signs and keeps the update"
 run publish-update --data "$tmp/auth" --file "$tmp/app.bin"
 result $(test $status -eq 2; echo $?) "publish-update without --version is a usage error"
