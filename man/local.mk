@@ -11,10 +11,17 @@ MAN3_PAGES = \
 	man/man3/meshara_identity.3 \
 	man/man3/meshara_node.3 \
 	man/man3/meshara_node_settings.3 \
+	man/man3/meshara_node_updates.3 \
 	man/man3/meshara_trust_store.3 \
 	man/man3/meshara_update.3 \
 	man/man3/meshara_version_string.3
 MAN3_LINKS = \
+	man/man3/meshara_node_set_trust_store.3 \
+	man/man3/meshara_node_set_update_directory.3 \
+	man/man3/meshara_node_get_update_directory.3 \
+	man/man3/meshara_node_publish_update.3 \
+	man/man3/meshara_node_list_updates.3 \
+	man/man3/meshara_node_get_update_counters.3 \
 	man/man3/meshara_error_quark.3 \
 	man/man3/meshara_identity_get_fingerprint.3 \
 	man/man3/meshara_identity_get_node_id.3 \
