@@ -1662,6 +1662,18 @@ mesh_engine_send_private (MeshEngine *e, const MeshPublicBundle *to,
 }
 
 gboolean
+mesh_engine_cancel_private (MeshEngine *e, const uint8_t *id)
+{
+  gboolean ok;
+
+  g_return_val_if_fail (e != NULL && id != NULL, FALSE);
+  enter (e);
+  ok = mesh_private_cancel (e->priv, id);
+  leave (e);
+  return ok;
+}
+
+gboolean
 mesh_engine_broadcast (MeshEngine *e, const uint8_t *data, size_t len,
                        const char *content_type, uint64_t now_ns,
                        uint8_t *id_out, GError **error)

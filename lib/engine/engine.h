@@ -236,6 +236,10 @@ gboolean mesh_engine_send_private (MeshEngine *engine,
                                    const uint8_t *data, size_t len,
                                    uint64_t now_ns, uint8_t *id_out,
                                    GError **error);
+/* Withdraw a private message that mesh_engine_send_private() just
+ * accepted, when the caller could not queue its frame: no event follows
+ * for it.  FALSE when id names no waiting message. */
+gboolean mesh_engine_cancel_private (MeshEngine *engine, const uint8_t *id);
 gboolean mesh_engine_broadcast (MeshEngine *engine,
                                 const uint8_t *data, size_t len,
                                 const char *content_type, uint64_t now_ns,
