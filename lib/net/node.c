@@ -126,7 +126,7 @@ struct _MesharaNode {
   /* How engine_send_frame() treats a full send queue; see there. */
   enum { QUEUE_FULL_CLOSES, QUEUE_FULL_REFUSES, QUEUE_FULL_DROPS } queue_full;
   gboolean send_refused;        /* a frame was refused in REFUSES mode */
-  guint64 dropped_queue_full;   /* resent private frames dropped */
+  guint64 dropped_queue_full;   /* timer frames dropped (counted) */
 };
 
 enum {
@@ -969,9 +969,11 @@ engine_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame,
           node->send_refused = TRUE;
           return;
         }
-      /* A private message resent from the engine's timer: it stays
-       * pending and is sent again later (then delivered, or
-       * delivery-failed); the link and its sessions stay. */
+      /* A frame from the engine's timer (a resent private message, a
+       * ping, an advertisement): dropped, the link and its sessions stay.
+       * A private message stays pending and is sent again later (then
+       * delivered, or delivery-failed); a peer that stopped reading
+       * still loses the link when its pings go unanswered. */
       if (node->queue_full == QUEUE_FULL_DROPS)
         {
           node->dropped_queue_full++;
