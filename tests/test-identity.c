@@ -146,6 +146,53 @@ test_bundle_roundtrip (void)
   g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
 }
 
+/* Verified bundles are remembered: once a bundle verified, a changed copy
+ * (any field) must still fail, the bundle itself must still pass after
+ * many others pushed it out of the cache, and two verified bundles must
+ * not combine into one that passes. */
+static void
+test_bundle_verified_cache (void)
+{
+  MeshIdentity id, other;
+  MeshPublicBundle b;
+  uint8_t raw[MESH_BUNDLE_LEN];
+
+  identity_from_test_rng (&id, 21);
+  identity_from_test_rng (&other, 22);
+  mesh_bundle_serialize (&id.pub, raw);
+  g_assert_true (mesh_bundle_parse (&b, raw, sizeof raw, NULL));
+  g_assert_true (mesh_bundle_parse (&b, raw, sizeof raw, NULL));
+  for (size_t i = 1; i < MESH_BUNDLE_LEN; i++)
+    {
+      g_autoptr (GError) error = NULL;
+
+      raw[i] ^= 0x80;
+      g_assert_false (mesh_bundle_parse (&b, raw, sizeof raw, &error));
+      g_assert_nonnull (error);
+      raw[i] ^= 0x80;
+    }
+
+  /* Both verified; mixing their fields must not pass. */
+  g_assert_true (mesh_bundle_verify (&other.pub, NULL));
+  b = id.pub;
+  memcpy (b.x_pub, other.pub.x_pub, sizeof b.x_pub);
+  g_assert_false (mesh_bundle_verify (&b, NULL));
+  b = id.pub;
+  memcpy (b.binding_sig, other.pub.binding_sig, sizeof b.binding_sig);
+  g_assert_false (mesh_bundle_verify (&b, NULL));
+
+  /* More bundles than the cache holds, then the first again. */
+  for (guint64 seed = 100; seed < 100 + 300; seed++)
+    {
+      MeshIdentity n;
+
+      identity_from_test_rng (&n, seed);
+      g_assert_true (mesh_bundle_verify (&n.pub, NULL));
+    }
+  g_assert_true (mesh_bundle_parse (&b, raw, sizeof raw, NULL));
+  g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
+}
+
 static void
 test_bundle_wrong_length (void)
 {
@@ -707,6 +754,7 @@ main (int argc, char **argv)
   g_test_add_func ("/identity/bundle/wrong-length", test_bundle_wrong_length);
   g_test_add_func ("/identity/bundle/wrong-version", test_bundle_wrong_version);
   g_test_add_func ("/identity/bundle/bit-flips", test_bundle_bit_flips);
+  g_test_add_func ("/identity/bundle/verified-cache", test_bundle_verified_cache);
   g_test_add_func ("/identity/bundle/low-order-x25519", test_bundle_low_order);
   g_test_add_func ("/identity/string/roundtrip", test_string_roundtrip);
   g_test_add_func ("/identity/string/bad-prefix", test_string_bad_prefix);

@@ -142,8 +142,8 @@ typedef struct {
   uint64_t advert_interval_ns;    /* periodic route advertisement; 30 s */
   uint64_t route_max_age_ns;      /* routes not refreshed expire; 120 s */
   uint64_t ping_interval_ns;      /* keepalive and RTT; 15 s */
-  uint32_t peer_frames_per_s;     /* per-link rate limit; default 20000 */
-  uint64_t peer_bytes_per_s;      /* per-link rate limit; default 64 MiB */
+  uint32_t peer_frames_per_s;     /* per-link rate limit; default 500000 */
+  uint64_t peer_bytes_per_s;      /* per-link rate limit; default 1 GiB */
   uint64_t max_future_ms;         /* timestamp window: 5 min ahead */
   uint64_t max_past_ms;           /* and 24 h behind */
   uint32_t dht_k;                 /* bucket size, 20 */
@@ -236,6 +236,10 @@ gboolean mesh_engine_send_private (MeshEngine *engine,
                                    const uint8_t *data, size_t len,
                                    uint64_t now_ns, uint8_t *id_out,
                                    GError **error);
+/* Withdraw a private message that mesh_engine_send_private() just
+ * accepted, when the caller could not queue its frame: no event follows
+ * for it.  FALSE when id names no waiting message. */
+gboolean mesh_engine_cancel_private (MeshEngine *engine, const uint8_t *id);
 gboolean mesh_engine_broadcast (MeshEngine *engine,
                                 const uint8_t *data, size_t len,
                                 const char *content_type, uint64_t now_ns,

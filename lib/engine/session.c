@@ -526,6 +526,25 @@ mesh_private_send_type (MeshPrivate *p, uint32_t type,
   return TRUE;
 }
 
+gboolean
+mesh_private_cancel (MeshPrivate *p, const uint8_t id[MESH_WIRE_ID_LEN])
+{
+  /* Rare (a full send queue), so a scan rather than another index. */
+  for (guint i = 0; i < p->heap->len; i++)
+    {
+      Pending *pd = p->heap->pdata[i];
+
+      if (memcmp (pd->app_id, id, MESH_WIRE_ID_LEN) == 0)
+        {
+          pending_remove (p, pd);
+          p->stats.pending--;
+          p->stats.sent--;
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
 /* SESSION_UNKNOWN for os: open a new session to the same recipient and
  * move what was pending into it. */
 static void

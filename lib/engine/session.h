@@ -140,6 +140,12 @@ gboolean mesh_private_send_type (MeshPrivate *p, uint32_t type,
                                  uint8_t id_out[MESH_WIRE_ID_LEN],
                                  GError **error);
 
+/* Forget a message just sent whose frame could not be queued (the
+ * link's send queue was full), as if it had never been sent: no event
+ * follows for it.  FALSE when no pending message has this ID. */
+gboolean mesh_private_cancel (MeshPrivate *p,
+                              const uint8_t id[MESH_WIRE_ID_LEN]);
+
 /* A PRIVATE or ACK message addressed to us, decoded and checked by the
  * engine (message ID, timestamp), arrived on link. */
 void mesh_private_receive (MeshPrivate *p, MeshLinkId link,

@@ -11,9 +11,6 @@
 
 #include "wire/frame.h"
 
-/* Bytes handed to GnuTLS per cork/uncork: up to four full records, so a
- * burst of small frames leaves as full 16 KiB records. */
-#define CORK_BATCH (64u * 1024)
 /* Bytes written per dispatch before other sources get a turn. */
 #define FLUSH_BUDGET (1024u * 1024)
 /* Records read per dispatch, for the same reason. */
@@ -22,9 +19,9 @@
  * then its body; serving both from one read saves a system call per
  * record, and several records come in one read in bulk. */
 #define RECV_BUFFER (64u * 1024)
-/* A drained send buffer larger than this is freed: idle links stay
- * small. */
-#define SEND_KEEP_BUFFER MESH_FRAME_KEEP_BUFFER
+/* The send buffer starts at this size and is kept when drained; a larger
+ * one is freed once drained, so a burst does not stay with every link
+ * (the memory per connection is the limit with thousands of links). */
 #define SEND_MIN_BUFFER 4096
 /* Connections taken per listener dispatch. */
 #define ACCEPT_BUDGET 64
@@ -70,11 +67,14 @@ struct _MeshNetLink {
   gboolean server;
   guint32 id;
 
-  /* Send queue: frames from sq_head to sq_tail; corked bytes are with
-   * GnuTLS, waiting for an uncork to complete. */
+  /* Send queue: frames from sq_head to sq_tail.  Records are made
+   * straight from it, a burst of small frames as full records; in_record
+   * bytes at sq_head are in a record GnuTLS could not write out yet
+   * (E_AGAIN), to be finished before anything else is sent.  GnuTLS's
+   * cork buffer is not used: it would keep its largest size per link. */
   guint8 *sq;
   gsize sq_head, sq_tail, sq_cap;
-  gsize corked;
+  gsize in_record;
   gsize max_record;
   gboolean want_write;          /* TLS waits for the socket to take more */
   gboolean flush_asked;         /* something to write at the next dispatch */
@@ -275,7 +275,7 @@ link_release (MeshNetLink *link)
   link->rb_off = link->rb_len = 0;
   g_clear_pointer (&link->sq, g_free);
   link->sq_head = link->sq_tail = link->sq_cap = 0;
-  link->corked = 0;
+  link->in_record = 0;
 }
 
 /* At the end of a dispatch: free what a closed link holds, tell the
@@ -303,7 +303,7 @@ link_finish (MeshNetLink *link)
 static gsize
 queue_pending (const MeshNetLink *link)
 {
-  return link->sq_tail - link->sq_head + link->corked;
+  return link->sq_tail - link->sq_head;
 }
 
 static void
@@ -339,7 +339,7 @@ static void
 queue_drained (MeshNetLink *link)
 {
   link->sq_head = link->sq_tail = 0;
-  if (link->sq_cap > SEND_KEEP_BUFFER)
+  if (link->sq_cap > SEND_MIN_BUFFER)
     {
       g_clear_pointer (&link->sq, g_free);
       link->sq_cap = 0;
@@ -421,13 +421,12 @@ link_flush (MeshNetLink *link)
   link->flush_asked = FALSE;
   for (;;)
     {
-      int ret;
+      gsize n = link->in_record;
+      ssize_t r;
 
-      if (link->corked == 0)
+      if (n == 0)
         {
-          gsize n = link->sq_tail - link->sq_head;
-          ssize_t r;
-
+          n = MIN (link->sq_tail - link->sq_head, link->max_record);
           if (n == 0)
             break;
           if (budget == 0)
@@ -435,45 +434,39 @@ link_flush (MeshNetLink *link)
               link->flush_asked = TRUE;
               return FALSE;
             }
-          n = MIN (n, MIN (CORK_BATCH, budget));
-          gnutls_record_cork (link->session);
-          /* Corked, GnuTLS copies all n bytes and sends nothing yet. */
-          r = gnutls_record_send (link->session, link->sq + link->sq_head, n);
-          if (r != (ssize_t) n)
-            {
-              link_fail (link, g_error_new (MESHARA_ERROR, MESHARA_ERROR_FAILED,
-                                            "queueing %" G_GSIZE_FORMAT
-                                            " bytes for TLS failed: %s", n,
-                                            gnutls_strerror (r < 0 ? (int) r
-                                                             : GNUTLS_E_INTERNAL_ERROR)));
-              return FALSE;
-            }
-          link->sq_head += n;
-          link->corked = n;
-          budget -= n;
-          link->stats.records_out += (n + link->max_record - 1) / link->max_record;
-          if (link->sq_head == link->sq_tail)
-            queue_drained (link);
         }
-
-      /* After GNUTLS_E_AGAIN the next uncork resumes the same records. */
-      ret = gnutls_record_uncork (link->session, 0);
-      if (ret == GNUTLS_E_INTERRUPTED)
+      /* One record.  After GNUTLS_E_AGAIN the same call finishes it: the
+       * record is already sealed, GnuTLS only writes what is left. */
+      r = gnutls_record_send (link->session, link->sq + link->sq_head, n);
+      if (r == GNUTLS_E_INTERRUPTED)
         continue;
-      if (ret == GNUTLS_E_AGAIN)
+      if (r == GNUTLS_E_AGAIN)
         {
+          link->in_record = n;
           link->want_write = TRUE;
           return FALSE;
         }
-      if (ret < 0)
+      if (r < 0)
         {
           link_fail (link, g_error_new (MESHARA_ERROR, MESHARA_ERROR_IO,
                                         "sending to %s failed: %s",
-                                        link->peer_desc, gnutls_strerror (ret)));
+                                        link->peer_desc, gnutls_strerror ((int) r)));
           return FALSE;
         }
-      link->corked = 0;
+      if ((gsize) r != n)
+        {
+          link_fail (link, g_error_new (MESHARA_ERROR, MESHARA_ERROR_FAILED,
+                                        "TLS took %zd of %" G_GSIZE_FORMAT
+                                        " bytes of a record", r, n));
+          return FALSE;
+        }
+      link->in_record = 0;
+      link->sq_head += n;
+      budget -= MIN (budget, n);
+      link->stats.records_out++;
       link->stats.last_activity_ns = (guint64) link->now_us * 1000;
+      if (link->sq_head == link->sq_tail)
+        queue_drained (link);
 
       if (link->refused && queue_pending (link) <= link->config.send_queue_max / 2)
         {

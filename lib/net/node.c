@@ -137,6 +137,10 @@ struct _MesharaNode {
   GHashTable *links_dead;
 
   guint64 closed_queue_full;    /* links closed for backpressure */
+  /* How engine_send_frame() treats a full send queue; see there. */
+  enum { QUEUE_FULL_CLOSES, QUEUE_FULL_REFUSES, QUEUE_FULL_DROPS } queue_full;
+  gboolean send_refused;        /* a frame was refused in REFUSES mode */
+  guint64 dropped_queue_full;   /* timer frames dropped (counted) */
 
   /* Updates (section "Updates").  The chunk cache and its source stay
    * open across stop and start: an engine freed late may still use them. */
@@ -264,7 +268,9 @@ timer_dispatch (GSource *source, GSourceFunc callback, gpointer user_data)
   if (!node->running)
     return G_SOURCE_CONTINUE;
   node_enter (node);
+  node->queue_full = QUEUE_FULL_DROPS;
   mesh_engine_tick (node->engine, now_ns ());
+  node->queue_full = QUEUE_FULL_CLOSES;
   node_leave (node);
   return G_SOURCE_CONTINUE;
 }
@@ -992,6 +998,23 @@ engine_send_frame (void *user_data, MeshLinkId id, const uint8_t *frame,
   if (!nl_send (nl, frame, len, &error)
       && g_error_matches (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED))
     {
+      /* The application sends faster than the link drains:
+       * meshara_node_send_private() withdraws the message and says so. */
+      if (node->queue_full == QUEUE_FULL_REFUSES)
+        {
+          node->send_refused = TRUE;
+          return;
+        }
+      /* A frame from the engine's timer (a resent private message, a
+       * ping, an advertisement): dropped, the link and its sessions stay.
+       * A private message stays pending and is sent again later (then
+       * delivered, or delivery-failed); a peer that stopped reading
+       * still loses the link when its pings go unanswered. */
+      if (node->queue_full == QUEUE_FULL_DROPS)
+        {
+          node->dropped_queue_full++;
+          return;
+        }
       /* A peer that does not read its queue (1 MiB) away is closed rather
        * than waited for: the engine has no way yet to hold frames back, and
        * dropping some would break its sessions and routes.  Counted. */
@@ -2659,8 +2682,14 @@ id_or_null (gboolean ok, const uint8_t *id)
  * and retried until acknowledged: "delivered" or "delivery-failed"
  * follows with the returned ID.
  *
+ * When the send queue of the link toward the recipient is full (the
+ * application sends faster than the link drains), the message is not
+ * sent and the error is %MESHARA_ERROR_EXHAUSTED: let the node's main
+ * context run, then send it again.
+ *
  * Returns: (transfer full) (nullable): the message ID in hex, or %NULL
- *   with @error set (bad key, too large, too many messages waiting)
+ *   with @error set (bad key, too large, too many messages waiting, send
+ *   queue full)
  */
 char *
 meshara_node_send_private (MesharaNode *node, const char *public_key,
@@ -2668,7 +2697,8 @@ meshara_node_send_private (MesharaNode *node, const char *public_key,
 {
   MeshPublicBundle to;
   uint8_t id[32];
-  gboolean ok;
+  gboolean ok, refused;
+  int mode;
 
   g_return_val_if_fail (MESHARA_IS_NODE (node), NULL);
   g_return_val_if_fail (public_key != NULL, NULL);
@@ -2683,8 +2713,23 @@ meshara_node_send_private (MesharaNode *node, const char *public_key,
       return NULL;
     }
   node_enter (node);
+  mode = node->queue_full;
+  refused = node->send_refused;
+  node->queue_full = QUEUE_FULL_REFUSES;
+  node->send_refused = FALSE;
   ok = mesh_engine_send_private (node->engine, &to, data, len, now_ns (), id,
                                  error);
+  node->queue_full = mode;
+  if (ok && node->send_refused)
+    {
+      mesh_engine_cancel_private (node->engine, id);
+      g_set_error_literal (error, MESHARA_ERROR, MESHARA_ERROR_EXHAUSTED,
+                           "the send queue of the link toward the recipient "
+                           "is full: message not sent, send it again once "
+                           "the node's main context has run");
+      ok = FALSE;
+    }
+  node->send_refused = refused;
   node_leave (node);
   return id_or_null (ok, id);
 }

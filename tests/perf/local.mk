@@ -8,3 +8,12 @@ perf_tests = \
 dist_check_SCRIPTS += $(perf_tests)
 EXTRA_DIST += tests/perf/budget-lib.sh
 TESTS += $(perf_tests)
+
+# Backpressure: a private message sent into a full link send queue is
+# refused (EXHAUSTED); every accepted one is delivered, the link stays.
+perf_programs = tests/perf/test-send-queue
+check_PROGRAMS += $(perf_programs)
+TESTS += $(perf_programs)
+tests_perf_test_send_queue_SOURCES = tests/perf/test-send-queue.c tests/testutil.h
+tests_perf_test_send_queue_CPPFLAGS = $(TEST_CPPFLAGS)
+tests_perf_test_send_queue_LDADD = lib/libmeshara.la $(MESH_DEP_LIBS)
