@@ -1218,6 +1218,76 @@ emit_control (void)
   g_byte_array_unref (a);
 }
 
+/* config_fuzzer: configuration files, one per profile and every key in
+ * its documented form (meshara.conf(5)), plus refused ones. */
+static void
+emit_config_file (const char *name, const char *text)
+{
+  write_file ("config_fuzzer.in", name, (const guint8 *) text, strlen (text));
+}
+
+static void
+emit_config (void)
+{
+  static const char *const profiles[] = { "minimal", "standard", "bridge",
+                                          "authority" };
+  char *ka = mesh_bundle_to_string (&alice.pub);
+  char *kb = mesh_bundle_to_string (&bob.pub);
+  char *text;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (profiles); i++)
+    {
+      char *name = g_strconcat ("profile-", profiles[i], NULL);
+
+      text = g_strdup_printf ("[node]\nprofile = %s\n", profiles[i]);
+      emit_config_file (name, text);
+      g_free (text);
+      g_free (name);
+    }
+  text = g_strdup_printf (
+    "# every key\n"
+    "[node]\n"
+    "listen = 0.0.0.0:7400\n"
+    "profile = Bridge\n"
+    "storage = /var/lib/meshara\n"
+    "peers = 192.0.2.10:7400,%s;[2001:db8::1]:7401,%s\n"
+    "bootstrap = 198.51.100.7:7400,%s;\n"
+    "max-peers = 200\n"
+    "fanout = 12\n"
+    "\n"
+    "[limits]\n"
+    "max-routes = 100000\n"
+    "seen-capacity = 65536\n"
+    "accepts-per-second = 500\n"
+    "connects-per-second = 40\n", ka, kb, kb);
+  emit_config_file ("every-key", text);
+  g_free (text);
+  text = g_strdup_printf ("[node]\nlisten = mem:relay-1\nstorage = state\n"
+                          "peers = mem:peer-2 , %s\n", ka);
+  emit_config_file ("mem-relative", text);
+  g_free (text);
+  emit_config_file ("limits-bounds",
+                    "[limits]\nmax-routes=16\nseen-capacity=16777216\n"
+                    "accepts-per-second=1\nconnects-per-second=10000\n"
+                    "[node]\nmax-peers=4096\nfanout=1\nlisten=[::1]:0\n");
+  emit_config_file ("empty", "");
+  emit_config_file ("unknown-key", "[node]\ncolour = blue\n");
+  emit_config_file ("unknown-group", "[routing]\nmax-routes = 20\n");
+  emit_config_file ("out-of-range", "[node]\nfanout = 51\n");
+  emit_config_file ("bad-profile", "[node]\nprofile = huge\n");
+  emit_config_file ("no-port", "[node]\nlisten = 10.0.0.1\n");
+  emit_config_file ("ipv6-bare", "[node]\nlisten = ::1:7400\n");
+  emit_config_file ("peer-no-key", "[node]\npeers = 192.0.2.1:7400\n");
+  emit_config_file ("peer-bad-key",
+                    "[node]\nbootstrap = 192.0.2.1:7400,mshr1AAAA\n");
+  emit_config_file ("bad-mem", "[node]\nlisten = mem:\n");
+  emit_config_file ("empty-storage", "[node]\nstorage = \n");
+  emit_config_file ("syntax", "[node\nlisten 1.2.3.4:5\n");
+  emit_config_file ("escapes", "[node]\nstorage = a\\tb\\\\c\\s\n");
+  g_free (ka);
+  g_free (kb);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1242,6 +1312,7 @@ main (int argc, char **argv)
   emit_sessions ();
   emit_engine ();
   emit_control ();
+  emit_config ();
   printf ("gen-corpus: wrote the seed corpora into %s/<target>.in\n", outdir);
   g_byte_array_unref (all_frames);
   return 0;

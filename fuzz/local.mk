@@ -17,7 +17,8 @@ fuzz_targets = \
 	fuzz/keystore_fuzzer \
 	fuzz/session_fuzzer \
 	fuzz/engine_fuzzer \
-	fuzz/control_fuzzer
+	fuzz/control_fuzzer \
+	fuzz/config_fuzzer
 
 check_PROGRAMS += $(fuzz_targets)
 TESTS += $(fuzz_targets)
@@ -64,6 +65,11 @@ fuzz_control_fuzzer_SOURCES = fuzz/control_fuzzer.c fuzz/main.c fuzz/fuzz.h \
 fuzz_control_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"control_fuzzer\"
 fuzz_control_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
 fuzz_control_fuzzer_LDADD = $(FUZZ_LIBS)
+fuzz_config_fuzzer_SOURCES = fuzz/config_fuzzer.c fuzz/main.c fuzz/fuzz.h fuzz/fuzz-input.h
+fuzz_config_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"config_fuzzer\"
+fuzz_config_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_config_fuzzer_LDADD = lib/net/libmesh-net.la lib/engine/libmesh-engine.la \
+	lib/update/libmesh-update.la $(FUZZ_LIBS)
 
 # The seed corpus generator, built on demand: make fuzz-corpus.
 EXTRA_PROGRAMS = fuzz/gen-corpus
@@ -94,7 +100,7 @@ fuzz:
 EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/wire_payload_fuzzer.in fuzz/contact_record_fuzzer.in \
 	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in fuzz/engine_fuzzer.in \
-	fuzz/control_fuzzer.in \
+	fuzz/control_fuzzer.in fuzz/config_fuzzer.in fuzz/config_fuzzer.repro fuzz/config_fuzzer.dict \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
 	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict fuzz/control_fuzzer.dict \
