@@ -159,6 +159,36 @@ check_accepted (GKeyFile *kf)
   return entries;
 }
 
+static gboolean writer_set;
+
+/* GLib's warnings (a GError set twice, a failed precondition) are bugs
+ * here: abort, so that the fuzzer keeps the input.  One is GLib's own:
+ * its key file unescaper sets the error a second time for a backslash
+ * at the end of a value that holds an invalid escape before it (GLib
+ * 2.74); config.c cannot avoid that and it costs nothing but the
+ * warning, so it is let through. */
+static GLogWriterOutput
+abort_on_warning (GLogLevelFlags level, const GLogField *fields, gsize n,
+                  gpointer user_data)
+{
+  g_autofree char *message = NULL;
+
+  (void) user_data;
+  if (!(level & (G_LOG_LEVEL_ERROR | G_LOG_LEVEL_CRITICAL
+                 | G_LOG_LEVEL_WARNING)))
+    return G_LOG_WRITER_HANDLED;
+  for (gsize i = 0; i < n; i++)
+    if (strcmp (fields[i].key, "MESSAGE") == 0)
+      message = fields[i].length < 0
+                  ? g_strdup (fields[i].value)
+                  : g_strndup (fields[i].value, (gsize) fields[i].length);
+  if (message != NULL
+      && strstr (message, "escape character at end of line") != NULL)
+    return G_LOG_WRITER_HANDLED;
+  fail ("GLib warned", message ? message : "(no message)");
+  return G_LOG_WRITER_UNHANDLED;
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -173,10 +203,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   /* Files above 256 KiB are refused before they are read. */
   if (size > 256 * 1024)
     return 0;
-  /* GLib's warnings (a GError set twice, a failed precondition) are
-   * bugs here. */
-  g_log_set_always_fatal (G_LOG_FATAL_MASK | G_LOG_LEVEL_CRITICAL
-                          | G_LOG_LEVEL_WARNING);
+  if (!writer_set)
+    {
+      g_log_set_writer_func (abort_on_warning, NULL, NULL);
+      writer_set = TRUE;
+    }
 
   ok = mesh_config_check_data (PATH, size ? text : NULL, size, &n_peers,
                                &error);
