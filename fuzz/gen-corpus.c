@@ -1434,6 +1434,43 @@ emit_updates (void)
     g_bytes_unref (enc);
   }
 
+  /* Trust store files: the fuzzers' own, one with every level, one
+   * with a duplicate key. */
+  enc = mesh_trust_store_encode (mesh_fuzz_trust);
+  emit_note ("trust-store", 5, 0, 0, 0, enc);
+  g_bytes_unref (enc);
+  {
+    MeshTrustStore *ts = mesh_trust_store_new ();
+    MeshWireTrustStore *w;
+
+    mesh_trust_store_add (ts, mesh_fuzz_authority[0].pub.ed_pub, "update",
+                          "signs releases", "https://example.org/u",
+                          MESH_TRUST_UPDATE, TS, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[1].pub.ed_pub, "signing",
+                          "", "", MESH_TRUST_SIGNING, 0, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[2].pub.ed_pub, "bootstrap",
+                          "", "", MESH_TRUST_BOOTSTRAP, 0, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[3].pub.ed_pub, "full",
+                          "all of it", "", MESH_TRUST_FULL, 0, NULL);
+    mesh_trust_store_set_threshold (ts, 3, NULL);
+    enc = mesh_trust_store_encode (ts);
+    emit_note ("trust-store-levels", 5, 0, 0, 0, enc);
+    w = mesh_wire_decode_trust_store (g_bytes_get_data (enc, NULL),
+                                      g_bytes_get_size (enc), NULL);
+    g_bytes_unref (enc);
+    if (w != NULL && w->n_authorities >= 2)
+      {
+        /* The second entry takes the first one's key. */
+        memcpy (w->authorities[1]->info->public_key.data,
+                w->authorities[0]->info->public_key.data, MESH_WIRE_KEY_LEN);
+        enc = mesh_wire_encode (&w->base);
+        emit_note ("trust-store-duplicate", 5, 0, 0, 0, enc);
+        g_bytes_unref (enc);
+      }
+    mesh_wire_free (w ? &w->base : NULL);
+    mesh_trust_store_free (ts);
+  }
+
   mesh_wire_free (&pm->base);
   g_bytes_unref (notice);
   g_bytes_unref (tampered);

@@ -2,11 +2,13 @@
  * (UpdateNotice, lib/update/notice.c), the older UpdateAnnouncement, and
  * the manifest queries to an authority (lib/update/query.c) from both
  * sides: an authority answering a QueryMessage, an asker reading a
- * ResponseMessage; and the UpdateQuery body alone.
+ * ResponseMessage; the UpdateQuery body alone; and the trust store file
+ * (TrustStore, lib/update/trust.c).
  *
  * Input:
  *   byte 0     what the rest is: 0 UpdateNotice, 1 UpdateAnnouncement,
- *              2 QueryMessage, 3 ResponseMessage, 4 UpdateQuery (mod 5)
+ *              2 QueryMessage, 3 ResponseMessage, 4 UpdateQuery,
+ *              5 TrustStore (mod 6)
  *   byte 1     bits 0-3: re-sign mask (fuzz-update.h: a notice's
  *              signatures by those authorities are made valid over its
  *              manifest ID); bit 4: the asker is authorized; bit 5: the
@@ -31,7 +33,10 @@
  *   newer manifest of that name or the one with that ID), and the asker
  *   reads that answer back to the same manifest or the matching error;
  * - an asker accepts a response only for its own query ID and with code
- *   OK, and then returns the manifest of the body. */
+ *   OK, and then returns the manifest of the body;
+ * - a trust store that loads encodes to bytes that load to the same
+ *   store, whose threshold is 1 to 16 and whose authorities have distinct
+ *   keys, names of 1 to 128 bytes and a known level. */
 #include "config.h"
 
 #include "fuzz.h"
@@ -49,6 +54,8 @@
 #define PICK_QUERY 2
 #define PICK_RESPONSE 3
 #define PICK_UPDATE_QUERY 4
+#define PICK_TRUST_STORE 5
+#define N_PICKS 6
 
 static GPtrArray *published;          /* GBytes: encoded signed manifests */
 static MeshWireUpdateManifest *published_m[3];
@@ -373,6 +380,47 @@ update_query (const uint8_t *msg, size_t len)
   mesh_wire_free (&uq->base);
 }
 
+static void
+trust_store (const uint8_t *msg, size_t len)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (MeshTrustStore) ts = NULL;
+  g_autoptr (MeshTrustStore) again = NULL;
+  g_autoptr (GBytes) a = NULL, b = NULL;
+  guint n;
+
+  ts = mesh_trust_store_decode (msg, len, &error);
+  if (ts == NULL)
+    {
+      mesh_fuzz_check_error (error, "mesh_trust_store_decode");
+      return;
+    }
+  n = mesh_trust_store_count (ts);
+  if (mesh_trust_store_get_threshold (ts) < 1
+      || mesh_trust_store_get_threshold (ts) > MESH_WIRE_MAX_AUTHORITY_SIGS
+      || n > MESH_WIRE_MAX_TRUSTED_AUTHORITIES)
+    fail ("a trust store out of its bounds loaded", NULL);
+  for (guint i = 0; i < n; i++)
+    {
+      const MeshAuthority *x = mesh_trust_store_get (ts, i);
+      size_t name_len = x->name ? strlen (x->name) : 0;
+
+      if (name_len < 1 || name_len > 128 || x->description == NULL
+          || x->url == NULL || x->level < MESH_TRUST_UPDATE
+          || x->level > MESH_TRUST_FULL
+          || mesh_trust_store_lookup (ts, x->public_key) != x)
+        fail ("a trust store entry breaking the rules loaded", NULL);
+    }
+  a = mesh_trust_store_encode (ts);
+  again = mesh_trust_store_decode (g_bytes_get_data (a, NULL),
+                                   g_bytes_get_size (a), &error);
+  if (again == NULL)
+    fail ("an encoded trust store does not load", error);
+  b = mesh_trust_store_encode (again);
+  if (!g_bytes_equal (a, b) || mesh_trust_store_count (again) != n)
+    fail ("a trust store changed through encode and load", NULL);
+}
+
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
@@ -385,7 +433,7 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 
   init ();
   mesh_fuzz_input_init (&in, data, size);
-  pick = mesh_fuzz_u8 (&in) % 5;
+  pick = mesh_fuzz_u8 (&in) % N_PICKS;
   flags = mesh_fuzz_u8 (&in);
   k = 1 + mesh_fuzz_u8 (&in) % 3;
   installed = mesh_fuzz_u64 (&in);
@@ -407,8 +455,11 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     case PICK_RESPONSE:
       response (msg, len, (flags & 0x20) != 0);
       break;
-    default:
+    case PICK_UPDATE_QUERY:
       update_query (msg, len);
+      break;
+    default:
+      trust_store (msg, len);
     }
   return 0;
 }
