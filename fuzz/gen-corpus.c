@@ -97,6 +97,202 @@ bundle_of (const MeshIdentity *id)
 #define PICK_PRIVATE_CONTENT 20
 #define PICK_CONTACT_RECORD 21
 
+/* Mutants of a valid message for the validators' error paths: for each
+ * field (and each field of its first submessage, one level down) a copy
+ * with that field emptied, overlong, out of range, duplicated or
+ * flooded.  Packed with protobuf-c directly, so nothing checks them on
+ * the way out.  The copies are never freed: this program is short. */
+static const ProtobufCMessageDescriptor *
+pick_descriptor (guint8 pick)
+{
+  const MeshWireTypeInfo *info;
+
+  if (pick == PICK_BASE)
+    return &meshara__v1__base_message__descriptor;
+  if (pick == PICK_PRIVATE_CONTENT)
+    return &meshara__v1__private_content__descriptor;
+  if (pick == PICK_CONTACT_RECORD)
+    return &meshara__v1__contact_record__descriptor;
+  info = mesh_wire_type_info (pick);
+  return info ? info->descriptor : NULL;
+}
+
+/* Kinds of mutation, per field. */
+enum { MUT_EMPTY, MUT_BIG, MUT_ODD, MUT_N };
+
+/* Change field f of m by kind; FALSE when the kind does not apply. */
+static gboolean
+mutate_field (ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int kind)
+{
+  char *base = (char *) m;
+  void *field = base + f->offset;
+
+  if (f->label == PROTOBUF_C_LABEL_REPEATED)
+    {
+      size_t *n = (size_t *) (base + f->quantifier_offset);
+      size_t el;
+      char **arr = (char **) field;
+      size_t want;
+      char *copy;
+
+      if (kind == MUT_EMPTY)
+        {
+          if (*n == 0)
+            return FALSE;
+          *n = 0;
+          return TRUE;
+        }
+      if (*n == 0)
+        return FALSE;
+      switch (f->type)
+        {
+        case PROTOBUF_C_TYPE_BYTES: el = sizeof (ProtobufCBinaryData); break;
+        case PROTOBUF_C_TYPE_STRING:
+        case PROTOBUF_C_TYPE_MESSAGE: el = sizeof (void *); break;
+        case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_FIXED64: el = 8; break;
+        default: el = 4;
+        }
+      /* Twice the first element (duplicates), or more of it than any
+       * count limit allows (40 messages, 1030 of anything else). */
+      want = kind != MUT_BIG ? 2 : f->type == PROTOBUF_C_TYPE_MESSAGE ? 40 : 1030;
+      copy = g_malloc (want * el);
+      for (size_t i = 0; i < want; i++)
+        memcpy (copy + i * el, *arr, el);
+      *arr = copy;
+      *n = want;
+      return TRUE;
+    }
+  switch (f->type)
+    {
+    case PROTOBUF_C_TYPE_BYTES:
+      {
+        ProtobufCBinaryData *b = field;
+        guint8 *p;
+
+        if (kind == MUT_EMPTY)
+          {
+            if (b->len == 0)
+              return FALSE;
+            b->len = 0;
+            return TRUE;
+          }
+        p = g_malloc0 (b->len + 1 + (kind == MUT_BIG ? 1100 : 0));
+        memcpy (p, b->data, b->len);
+        b->len += 1 + (kind == MUT_BIG ? 1100 : 0);
+        b->data = p;
+        return TRUE;
+      }
+    case PROTOBUF_C_TYPE_STRING:
+      {
+        char **str = field;
+
+        if (kind == MUT_EMPTY)
+          *str = (char *) "";
+        else if (kind == MUT_BIG)
+          {
+            char *big = g_malloc (1101);
+            memset (big, 'a', 1100);
+            big[1100] = '\0';
+            *str = big;
+          }
+        else
+          *str = (char *) "bad\001name \xc3(";
+        return TRUE;
+      }
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
+      *(guint32 *) field = kind == MUT_EMPTY ? 0 : kind == MUT_BIG ? G_MAXUINT32 : 99;
+      return TRUE;
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_INT64:
+      *(guint64 *) field = kind == MUT_EMPTY ? 0 : kind == MUT_BIG ? G_MAXUINT64 : 1;
+      return TRUE;
+    case PROTOBUF_C_TYPE_BOOL:
+      *(protobuf_c_boolean *) field = kind != MUT_EMPTY;
+      return TRUE;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      if (kind != MUT_EMPTY || *(void **) field == NULL)
+        return FALSE;
+      *(void **) field = NULL;
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+write_mutant (const char *name, guint8 pick, const char *what, int kind,
+              ProtobufCMessage *m)
+{
+  static const char *const kinds[] = { "empty", "big", "odd" };
+  size_t n = protobuf_c_message_get_packed_size (m);
+  guint8 *buf = g_malloc (n + 1);
+  char *file;
+
+  buf[0] = pick;
+  protobuf_c_message_pack (m, buf + 1);
+  file = g_strdup_printf ("%s-x-%s-%s.bin", name, what, kinds[kind]);
+  write_file ("wire_payload_fuzzer.in", file, buf, n + 1);
+  g_free (file);
+  g_free (buf);
+}
+
+static void
+emit_mutants (const char *name, guint8 pick, const guint8 *data, gsize len)
+{
+  static gboolean done[256];
+  const ProtobufCMessageDescriptor *desc = pick_descriptor (pick);
+
+  /* The first message of each kind is enough. */
+  if (desc == NULL || done[pick])
+    return;
+  done[pick] = TRUE;
+  for (unsigned i = 0; i < desc->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *f = &desc->fields[i];
+
+      for (int kind = 0; kind < MUT_N; kind++)
+        {
+          ProtobufCMessage *m = protobuf_c_message_unpack (desc, NULL, len, data);
+
+          if (m != NULL && mutate_field (m, f, kind))
+            write_mutant (name, pick, f->name, kind, m);
+        }
+      /* One level down: the fields of the (first) submessage. */
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+        {
+          const ProtobufCMessageDescriptor *sub = f->descriptor;
+
+          for (unsigned j = 0; j < sub->n_fields; j++)
+            for (int kind = 0; kind < MUT_N; kind++)
+              {
+                ProtobufCMessage *m = protobuf_c_message_unpack (desc, NULL,
+                                                                 len, data);
+                char *base = (char *) m;
+                ProtobufCMessage *inner;
+                char *what;
+
+                if (m == NULL)
+                  continue;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED)
+                  {
+                    size_t n = *(size_t *) (base + f->quantifier_offset);
+                    inner = n ? (*(ProtobufCMessage ***) (base + f->offset))[0]
+                              : NULL;
+                  }
+                else
+                  inner = *(ProtobufCMessage **) (base + f->offset);
+                if (inner == NULL || !mutate_field (inner, &sub->fields[j], kind))
+                  continue;
+                what = g_strdup_printf ("%s.%s", f->name, sub->fields[j].name);
+                write_mutant (name, pick, what, kind, m);
+                g_free (what);
+              }
+        }
+    }
+}
+
 static void
 emit_payload (const char *name, guint8 pick, const guint8 *data, gsize len)
 {
@@ -108,6 +304,7 @@ emit_payload (const char *name, guint8 pick, const guint8 *data, gsize len)
   write_file ("wire_payload_fuzzer.in", file, a->data, a->len);
   g_free (file);
   g_byte_array_unref (a);
+  emit_mutants (name, pick, data, len);
 }
 
 /* Wrap payload into a BaseMessage of type, with the envelope the type
