@@ -121,7 +121,8 @@ EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in fuzz/engine_fuzzer.in \
 	fuzz/control_fuzzer.in fuzz/config_fuzzer.in fuzz/config_fuzzer.repro fuzz/config_fuzzer.dict \
 	fuzz/update_package_fuzzer.in fuzz/update_notice_fuzzer.in \
-	fuzz/update_chunk_fuzzer.in fuzz/update_chunk_fuzzer.options \
+	fuzz/update_chunk_fuzzer.in fuzz/update_chunk_fuzzer.repro \
+	fuzz/update_chunk_fuzzer.options \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
 	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict fuzz/control_fuzzer.dict \

@@ -76,7 +76,8 @@ typedef struct {
   gboolean chunk_bad;           /* the chunk being handled is not the manifest's */
   gboolean in_request;
   guint served;
-  GArray *queries;              /* PendingQuery */
+  GArray *queries;              /* PendingQuery, in the order started */
+  const uint8_t *answer_qid;    /* the query ID of a response being handled */
   MeshUpdist *u;
 } State;
 
@@ -258,8 +259,12 @@ cb_event (void *ctx, const MeshEvent *ev)
           {
             PendingQuery *q = &g_array_index (s->queries, PendingQuery, i);
 
+            /* An answer names its query; a timeout ends the oldest
+             * query of that peer and manifest first. */
             if (memcmp (q->node, ev->node_id, MESH_NODE_ID_LEN) == 0
-                && memcmp (q->manifest_id, ev->message_id, MESH_SHA256_LEN) == 0)
+                && memcmp (q->manifest_id, ev->message_id, MESH_SHA256_LEN) == 0
+                && (s->answer_qid == NULL
+                    || memcmp (q->qid, s->answer_qid, MESH_WIRE_QUERY_ID_LEN) == 0))
               break;
           }
         if (i == s->queries->len)
@@ -591,7 +596,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                     && memcmp (q->node, s.node_id[link], MESH_NODE_ID_LEN) == 0)
                   answers = TRUE;
               }
+            s.answer_qid = rp->query_id.len == MESH_WIRE_QUERY_ID_LEN
+                             ? rp->query_id.data : NULL;
             matched = mesh_updist_query_response (s.u, s.node_id[link], rp, now);
+            s.answer_qid = NULL;
             if (matched != answers)
               fail ("a response was matched to a query against the model");
             if (matched && s.queries->len != before - 1)
