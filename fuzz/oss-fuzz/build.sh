@@ -59,9 +59,17 @@ split_libs () {
         a=$($CC -print-file-name="lib${flag#-l}.a")
         if [ -f "$a" ]; then
           case " $archives " in *" $a "*) ;; *) archives="$archives $a" ;; esac
-        else
+        elif [ -f "$($CC -print-file-name="lib${flag#-l}.so")" ]; then
           echo "build.sh: no static lib${flag#-l}.a, linking it dynamically" >&2
           syslibs="$syslibs $flag"
+        else
+          # Only the run-time library is installed (no lib*.so link, as
+          # for libunistring without its -dev package): name its file.
+          so=$(ldconfig -p | awk -v n="lib${flag#-l}.so." \
+                 'index($1, n) == 1 { print $NF; exit }')
+          [ -n "$so" ] || { echo "build.sh: no lib${flag#-l} at all" >&2; exit 1; }
+          echo "build.sh: no static lib${flag#-l}.a, linking $so" >&2
+          syslibs="$syslibs $so"
         fi ;;
       *)
         syslibs="$syslibs $flag" ;;
