@@ -46,6 +46,9 @@ static const Key keys[] = {
   { "node", "bootstrap", 0, 0 },
   { "node", "max-peers", 1, 4096 },
   { "node", "fanout", 1, 50 },
+  /* true or false; only in trees that have mDNS discovery, elsewhere an
+   * unknown key (the model only rules out what must be refused). */
+  { "node", "mdns", 0, 0 },
   { "limits", "max-routes", 16, 16777216 },
   { "limits", "seen-capacity", 256, 16777216 },
   { "limits", "accepts-per-second", 1, 100000 },
@@ -120,6 +123,14 @@ check_accepted (GKeyFile *kf)
       if (p == NULL
           || !meshara_node_profile_from_string (g_strstrip (p), &profile, NULL))
         fail ("an unknown profile was accepted", p);
+    }
+  if (g_key_file_has_key (kf, "node", "mdns", NULL))
+    {
+      g_autofree char *m = g_key_file_get_string (kf, "node", "mdns", NULL);
+
+      if (m == NULL || (strcmp (g_strstrip (m), "true") != 0
+                        && strcmp (m, "false") != 0))
+        fail ("an mdns value other than true or false was accepted", m);
     }
   if (g_key_file_has_key (kf, "node", "storage", NULL))
     {
