@@ -264,9 +264,9 @@ number (const Config *c, const char *key)
   g_assert_not_reached ();
 }
 
-/* Everything but the reading and the applying: the text check, the key
- * file syntax, the names and every value, into c (whose peers array
- * the caller made). */
+/* What meshara_node_load_config() checks once it has read the file: the
+ * text, the key file syntax, the names and every value, into c (whose
+ * peers array the caller made). */
 static gboolean
 parse_data (const char *path, const char *data, gsize len, Config *c,
             GError **error)
@@ -333,6 +333,7 @@ mesh_config_check_data (const char *path, const char *data, gsize len,
 gboolean
 meshara_node_load_config (MesharaNode *node, const char *path, GError **error)
 {
+  g_autoptr (GKeyFile) kf = NULL;
   g_autofree char *data = NULL;
   g_autoptr (GError) local = NULL;
   GStatBuf st;
@@ -374,8 +375,22 @@ meshara_node_load_config (MesharaNode *node, const char *path, GError **error)
                    local->message);
       return FALSE;
     }
+  if (len > CONFIG_FILE_MAX || memchr (data, '\0', len) != NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED,
+                   "%s: not a text file", path);
+      return FALSE;
+    }
+  kf = g_key_file_new ();
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED, "%s: %s",
+                   path, local->message);
+      return FALSE;
+    }
+
   c.peers = g_ptr_array_new_with_free_func (g_free);
-  if (!parse_data (path, data, len, &c, error))
+  if (!check_names (kf, path, error) || !read_config (kf, path, &c, error))
     goto out;
 
   /* Peers are checked; adding them cannot fail now. */
