@@ -1,7 +1,8 @@
 #!/bin/sh
 # Line coverage of the fuzz corpora: builds the tree with --enable-coverage
 # in a scratch directory, replays every target's seeds and reproducers,
-# and prints gcov line coverage of lib/wire, lib/crypto and lib/engine.
+# and prints gcov line coverage of lib/wire, lib/crypto, lib/engine,
+# lib/update and lib/net (of which only config.c takes fuzzer input).
 #
 #   fuzz/coverage.sh [WORKDIR [WORKCORPORA]]
 #
@@ -61,9 +62,11 @@ echo "coverage: building in $build"
   make -j"$jobs" lib/wire/meshara.pb-c.h lib/wire/meshara.pb-c.c \
     && make -j"$jobs" lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la
 } > make.log 2>&1 || die "the layer libraries do not build, see $build/make.log"
-# engine_fuzzer links the engine.
-make -j"$jobs" lib/engine/libmesh-engine.la >> make.log 2>&1 \
-  || die "lib/engine does not build, see $build/make.log"
+# engine_fuzzer and update_chunk_fuzzer link the engine, the update
+# targets lib/update, config_fuzzer lib/net.
+make -j"$jobs" lib/engine/libmesh-engine.la lib/update/libmesh-update.la \
+  lib/net/libmesh-net.la >> make.log 2>&1 \
+  || die "lib/engine, lib/update or lib/net does not build, see $build/make.log"
 
 targets=
 for f in "$src"/fuzz/*_fuzzer.c; do
@@ -95,7 +98,7 @@ done
 # gcov -n prints, per source file, "File '...'" then "Lines executed:P% of N".
 echo
 printf '%-32s %8s %8s %8s\n' "file" "lines" "run" "percent"
-for dir in lib/wire lib/crypto lib/engine; do
+for dir in lib/wire lib/crypto lib/engine lib/update lib/net; do
   [ -d "$dir" ] || continue
   find "$dir" -name '*.gcno' | sort | while read -r gcno; do
     gcov -n -o "$(dirname "$gcno")" "$gcno" 2>/dev/null

@@ -16,6 +16,9 @@
 #include "crypto/keystore.h"
 #include "crypto/noise.h"
 #include "crypto/session.h"
+#include "fuzz-update.h"
+#include "update/notice.h"
+#include "update/query.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -94,6 +97,202 @@ bundle_of (const MeshIdentity *id)
 #define PICK_PRIVATE_CONTENT 20
 #define PICK_CONTACT_RECORD 21
 
+/* Mutants of a valid message for the validators' error paths: for each
+ * field (and each field of its first submessage, one level down) a copy
+ * with that field emptied, overlong, out of range, duplicated or
+ * flooded.  Packed with protobuf-c directly, so nothing checks them on
+ * the way out.  The copies are never freed: this program is short. */
+static const ProtobufCMessageDescriptor *
+pick_descriptor (guint8 pick)
+{
+  const MeshWireTypeInfo *info;
+
+  if (pick == PICK_BASE)
+    return &meshara__v1__base_message__descriptor;
+  if (pick == PICK_PRIVATE_CONTENT)
+    return &meshara__v1__private_content__descriptor;
+  if (pick == PICK_CONTACT_RECORD)
+    return &meshara__v1__contact_record__descriptor;
+  info = mesh_wire_type_info (pick);
+  return info ? info->descriptor : NULL;
+}
+
+/* Kinds of mutation, per field. */
+enum { MUT_EMPTY, MUT_BIG, MUT_ODD, MUT_N };
+
+/* Change field f of m by kind; FALSE when the kind does not apply. */
+static gboolean
+mutate_field (ProtobufCMessage *m, const ProtobufCFieldDescriptor *f, int kind)
+{
+  char *base = (char *) m;
+  void *field = base + f->offset;
+
+  if (f->label == PROTOBUF_C_LABEL_REPEATED)
+    {
+      size_t *n = (size_t *) (base + f->quantifier_offset);
+      size_t el;
+      char **arr = (char **) field;
+      size_t want;
+      char *copy;
+
+      if (kind == MUT_EMPTY)
+        {
+          if (*n == 0)
+            return FALSE;
+          *n = 0;
+          return TRUE;
+        }
+      if (*n == 0)
+        return FALSE;
+      switch (f->type)
+        {
+        case PROTOBUF_C_TYPE_BYTES: el = sizeof (ProtobufCBinaryData); break;
+        case PROTOBUF_C_TYPE_STRING:
+        case PROTOBUF_C_TYPE_MESSAGE: el = sizeof (void *); break;
+        case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_INT64:
+        case PROTOBUF_C_TYPE_FIXED64: el = 8; break;
+        default: el = 4;
+        }
+      /* Twice the first element (duplicates), or more of it than any
+       * count limit allows (40 messages, 1030 of anything else). */
+      want = kind != MUT_BIG ? 2 : f->type == PROTOBUF_C_TYPE_MESSAGE ? 40 : 1030;
+      copy = g_malloc (want * el);
+      for (size_t i = 0; i < want; i++)
+        memcpy (copy + i * el, *arr, el);
+      *arr = copy;
+      *n = want;
+      return TRUE;
+    }
+  switch (f->type)
+    {
+    case PROTOBUF_C_TYPE_BYTES:
+      {
+        ProtobufCBinaryData *b = field;
+        guint8 *p;
+
+        if (kind == MUT_EMPTY)
+          {
+            if (b->len == 0)
+              return FALSE;
+            b->len = 0;
+            return TRUE;
+          }
+        p = g_malloc0 (b->len + 1 + (kind == MUT_BIG ? 1100 : 0));
+        memcpy (p, b->data, b->len);
+        b->len += 1 + (kind == MUT_BIG ? 1100 : 0);
+        b->data = p;
+        return TRUE;
+      }
+    case PROTOBUF_C_TYPE_STRING:
+      {
+        char **str = field;
+
+        if (kind == MUT_EMPTY)
+          *str = (char *) "";
+        else if (kind == MUT_BIG)
+          {
+            char *big = g_malloc (1101);
+            memset (big, 'a', 1100);
+            big[1100] = '\0';
+            *str = big;
+          }
+        else
+          *str = (char *) "bad\001name \xc3(";
+        return TRUE;
+      }
+    case PROTOBUF_C_TYPE_UINT32: case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_INT32: case PROTOBUF_C_TYPE_ENUM:
+      *(guint32 *) field = kind == MUT_EMPTY ? 0 : kind == MUT_BIG ? G_MAXUINT32 : 99;
+      return TRUE;
+    case PROTOBUF_C_TYPE_UINT64: case PROTOBUF_C_TYPE_FIXED64:
+    case PROTOBUF_C_TYPE_INT64:
+      *(guint64 *) field = kind == MUT_EMPTY ? 0 : kind == MUT_BIG ? G_MAXUINT64 : 1;
+      return TRUE;
+    case PROTOBUF_C_TYPE_BOOL:
+      *(protobuf_c_boolean *) field = kind != MUT_EMPTY;
+      return TRUE;
+    case PROTOBUF_C_TYPE_MESSAGE:
+      if (kind != MUT_EMPTY || *(void **) field == NULL)
+        return FALSE;
+      *(void **) field = NULL;
+      return TRUE;
+    default:
+      return FALSE;
+    }
+}
+
+static void
+write_mutant (const char *name, guint8 pick, const char *what, int kind,
+              ProtobufCMessage *m)
+{
+  static const char *const kinds[] = { "empty", "big", "odd" };
+  size_t n = protobuf_c_message_get_packed_size (m);
+  guint8 *buf = g_malloc (n + 1);
+  char *file;
+
+  buf[0] = pick;
+  protobuf_c_message_pack (m, buf + 1);
+  file = g_strdup_printf ("%s-x-%s-%s.bin", name, what, kinds[kind]);
+  write_file ("wire_payload_fuzzer.in", file, buf, n + 1);
+  g_free (file);
+  g_free (buf);
+}
+
+static void
+emit_mutants (const char *name, guint8 pick, const guint8 *data, gsize len)
+{
+  static gboolean done[256];
+  const ProtobufCMessageDescriptor *desc = pick_descriptor (pick);
+
+  /* The first message of each kind is enough. */
+  if (desc == NULL || done[pick])
+    return;
+  done[pick] = TRUE;
+  for (unsigned i = 0; i < desc->n_fields; i++)
+    {
+      const ProtobufCFieldDescriptor *f = &desc->fields[i];
+
+      for (int kind = 0; kind < MUT_N; kind++)
+        {
+          ProtobufCMessage *m = protobuf_c_message_unpack (desc, NULL, len, data);
+
+          if (m != NULL && mutate_field (m, f, kind))
+            write_mutant (name, pick, f->name, kind, m);
+        }
+      /* One level down: the fields of the (first) submessage. */
+      if (f->type == PROTOBUF_C_TYPE_MESSAGE)
+        {
+          const ProtobufCMessageDescriptor *sub = f->descriptor;
+
+          for (unsigned j = 0; j < sub->n_fields; j++)
+            for (int kind = 0; kind < MUT_N; kind++)
+              {
+                ProtobufCMessage *m = protobuf_c_message_unpack (desc, NULL,
+                                                                 len, data);
+                char *base = (char *) m;
+                ProtobufCMessage *inner;
+                char *what;
+
+                if (m == NULL)
+                  continue;
+                if (f->label == PROTOBUF_C_LABEL_REPEATED)
+                  {
+                    size_t n = *(size_t *) (base + f->quantifier_offset);
+                    inner = n ? (*(ProtobufCMessage ***) (base + f->offset))[0]
+                              : NULL;
+                  }
+                else
+                  inner = *(ProtobufCMessage **) (base + f->offset);
+                if (inner == NULL || !mutate_field (inner, &sub->fields[j], kind))
+                  continue;
+                what = g_strdup_printf ("%s.%s", f->name, sub->fields[j].name);
+                write_mutant (name, pick, what, kind, m);
+                g_free (what);
+              }
+        }
+    }
+}
+
 static void
 emit_payload (const char *name, guint8 pick, const guint8 *data, gsize len)
 {
@@ -105,6 +304,7 @@ emit_payload (const char *name, guint8 pick, const guint8 *data, gsize len)
   write_file ("wire_payload_fuzzer.in", file, a->data, a->len);
   g_free (file);
   g_byte_array_unref (a);
+  emit_mutants (name, pick, data, len);
 }
 
 /* Wrap payload into a BaseMessage of type, with the envelope the type
@@ -1218,6 +1418,421 @@ emit_control (void)
   g_byte_array_unref (a);
 }
 
+/* update_package_fuzzer: flags, k, installed version, length, manifest,
+ * data (see its header). */
+static void
+emit_pkg (const char *name, guint8 flags, guint8 k, guint64 installed,
+          const guint8 *msg, gsize len, const guint8 *data, gsize data_len)
+{
+  GByteArray *a = g_byte_array_new ();
+
+  put_u8 (a, flags);
+  put_u8 (a, k);
+  put_u64 (a, installed);
+  put_u16 (a, (guint16) len);
+  put_bytes (a, msg, len);
+  put_bytes (a, data, data_len);
+  write_array ("update_package_fuzzer.in", name, a);
+  g_byte_array_unref (a);
+}
+
+static GBytes *
+sign_more (GBytes *m, int authority_index)
+{
+  GBytes *out = mesh_update_manifest_sign (g_bytes_get_data (m, NULL),
+                                           g_bytes_get_size (m),
+                                           &mesh_fuzz_authority[authority_index],
+                                           NULL);
+  if (out == NULL)
+    abort ();
+  return out;
+}
+
+/* update_notice_fuzzer: pick, flags, k, installed version, message. */
+static void
+emit_note (const char *name, guint8 pick, guint8 flags, guint8 k,
+           guint64 installed, GBytes *msg)
+{
+  GByteArray *a = g_byte_array_new ();
+
+  put_u8 (a, pick);
+  put_u8 (a, flags);
+  put_u8 (a, k);
+  put_u64 (a, installed);
+  put_bytes (a, g_bytes_get_data (msg, NULL), g_bytes_get_size (msg));
+  write_array ("update_notice_fuzzer.in", name, a);
+  g_byte_array_unref (a);
+}
+
+static void
+emit_updates (void)
+{
+  guint8 *data, *big_data;
+  GBytes *m = mesh_fuzz_manifest ("meshara", 2, 0, 1024, 3000, 1, &data);
+  GBytes *m3 = mesh_fuzz_manifest ("meshara", 3, 2, 1024, 2048, 2, NULL);
+  GBytes *big = mesh_fuzz_manifest ("meshara", 9, 1, 1024, 9000, 5, &big_data);
+  GBytes *unsigned_m, *tampered, *third, *fourth, *notice, *q;
+  MeshWireUpdateManifest *pm;
+  MeshWireUpdatePackage pkg = MESHARA__V1__UPDATE_PACKAGE__INIT;
+  MeshWireUpdateAnnouncement ann = MESHARA__V1__UPDATE_ANNOUNCEMENT__INIT;
+  MeshWireAuthoritySignature *sigs[1];
+  MeshWireQuery qm = MESHARA__V1__QUERY_MESSAGE__INIT;
+  MeshWireResponse resp = MESHARA__V1__RESPONSE_MESSAGE__INIT;
+  GBytes *enc;
+  guint8 id[MESH_SHA256_LEN], sum[MESH_SHA256_LEN];
+  static const guint8 qid[MESH_WIRE_QUERY_ID_LEN] = "fuzz-query-id-01";
+  guint8 *t;
+  gsize n;
+
+  /* Manifests: valid, k of n, tampered, untrusted, versions, data. */
+  emit_pkg ("signed-k2", 0, 1, 1, g_bytes_get_data (m, NULL),
+            g_bytes_get_size (m), data, 3000);
+  emit_pkg ("signed-k1-chunk1", 1 << 5, 0, 0, g_bytes_get_data (m, NULL),
+            g_bytes_get_size (m), data + 1024, 1024);
+  emit_pkg ("signed-k3", 0, 2, 1, g_bytes_get_data (m, NULL),
+            g_bytes_get_size (m), data, 100);
+  emit_pkg ("downgrade", 0, 0, 2, g_bytes_get_data (m, NULL),
+            g_bytes_get_size (m), NULL, 0);
+  emit_pkg ("too-old", 0, 0, 1, g_bytes_get_data (m3, NULL),
+            g_bytes_get_size (m3), NULL, 0);
+  emit_pkg ("big-last-chunk", 4 << 5, 0, 3, g_bytes_get_data (big, NULL),
+            g_bytes_get_size (big), big_data + 8192, 9000 - 8192);
+  unsigned_m = mesh_update_manifest_export_unsigned (g_bytes_get_data (m, NULL),
+                                                     g_bytes_get_size (m), NULL);
+  emit_pkg ("unsigned", 0, 0, 0, g_bytes_get_data (unsigned_m, NULL),
+            g_bytes_get_size (unsigned_m), data, 3000);
+  third = sign_more (unsigned_m, 2);
+  fourth = sign_more (third, 3);
+  emit_pkg ("untrusted-signers", 0, 0, 0, g_bytes_get_data (fourth, NULL),
+            g_bytes_get_size (fourth), NULL, 0);
+  g_bytes_unref (third);
+  third = sign_more (fourth, 1);
+  emit_pkg ("mixed-signers", 0, 0, 0, g_bytes_get_data (third, NULL),
+            g_bytes_get_size (third), NULL, 0);
+  /* The last byte of the last signature changed: BAD_SIGNATURE, unless
+   * the fuzzer re-signs (flag bits 0-3). */
+  n = g_bytes_get_size (m);
+  t = g_memdup2 (g_bytes_get_data (m, NULL), n);
+  t[n - 1] ^= 0x40;
+  tampered = g_bytes_new_take (t, n);
+  emit_pkg ("tampered", 0, 0, 1, g_bytes_get_data (tampered, NULL),
+            g_bytes_get_size (tampered), NULL, 0);
+  emit_pkg ("tampered-resigned", 0x03, 1, 1, g_bytes_get_data (tampered, NULL),
+            g_bytes_get_size (tampered), NULL, 0);
+
+  /* The older whole-package message. */
+  pm = mesh_update_manifest_parse (g_bytes_get_data (m, NULL),
+                                   g_bytes_get_size (m), NULL);
+  mesh_sha256 (data, 3000, sum);
+  pkg.name = (char *) "meshara";
+  pkg.version = 4;
+  pkg.version_label = (char *) "4.0";
+  pkg.data = bin (data, 3000);
+  pkg.changelog = (char *) "whole package";
+  pkg.checksum = bin (sum, sizeof sum);
+  pkg.min_version = 1;
+  sigs[0] = authority_signature ("package digest");
+  pkg.signatures = sigs;
+  pkg.n_signatures = 1;
+  enc = mesh_wire_encode (&pkg.base);
+  emit_pkg ("legacy-package", 0x10, 0, 0, g_bytes_get_data (enc, NULL),
+            g_bytes_get_size (enc), NULL, 0);
+  g_bytes_unref (enc);
+
+  /* Notices, the announcement, queries and answers. */
+  notice = mesh_update_notice_build (pm, NULL);
+  emit_note ("notice", 0, 0, 1, 1, notice);
+  emit_note ("notice-k1-resign", 0, 0x01, 0, 0, notice);
+  emit_note ("notice-downgrade", 0, 0, 0, 7, notice);
+  n = g_bytes_get_size (notice);
+  t = g_memdup2 (g_bytes_get_data (notice, NULL), n);
+  t[n - 1] ^= 0x40;
+  enc = g_bytes_new_take (t, n);
+  emit_note ("notice-tampered", 0, 0, 0, 0, enc);
+  g_bytes_unref (enc);
+  mesh_update_manifest_digest (pm, id);
+
+  ann.package_id = bin (id, sizeof id);
+  ann.name = pm->name;
+  ann.version = pm->version;
+  ann.version_label = pm->version_label;
+  ann.size = pm->size;
+  ann.chunk_size = pm->chunk_size;
+  ann.chunk_hashes = pm->chunk_hashes;
+  ann.n_chunk_hashes = pm->n_chunk_hashes;
+  ann.signatures = pm->signatures;
+  ann.n_signatures = pm->n_signatures;
+  enc = mesh_wire_encode (&ann.base);
+  emit_note ("announcement", 1, 0, 0, 0, enc);
+  g_bytes_unref (enc);
+
+  q = mesh_update_query_latest (qid, "meshara", 0, NULL);
+  emit_note ("query-latest", 2, 0x10, 0, 0, q);
+  emit_note ("query-unauthorized", 2, 0, 0, 0, q);
+  g_bytes_unref (q);
+  q = mesh_update_query_latest (qid, "meshara", 3, NULL);
+  emit_note ("query-latest-none", 2, 0x10, 0, 0, q);
+  g_bytes_unref (q);
+  q = mesh_update_query_latest (qid, "other", 0, NULL);
+  emit_note ("query-latest-other", 2, 0x10, 0, 0, q);
+  g_bytes_unref (q);
+  q = mesh_update_query_manifest (qid, id);
+  emit_note ("query-manifest", 2, 0x10, 0, 0, q);
+  g_bytes_unref (q);
+  qm.query_id = bin (qid, sizeof qid);
+  qm.query_type = (char *) "update-manifest";
+  qm.body = bin ("short", 5);
+  enc = mesh_wire_encode (&qm.base);
+  emit_note ("query-manifest-bad-body", 2, 0x10, 0, 0, enc);
+  g_bytes_unref (enc);
+  qm.query_type = (char *) "update-latest";
+  enc = mesh_wire_encode (&qm.base);
+  emit_note ("query-latest-bad-body", 2, 0x10, 0, 0, enc);
+  g_bytes_unref (enc);
+  qm.query_type = (char *) "latest-version";
+  enc = mesh_wire_encode (&qm.base);
+  emit_note ("query-unknown-type", 2, 0x10, 0, 0, enc);
+  g_bytes_unref (enc);
+
+  resp.query_id = bin (qid, sizeof qid);
+  resp.code = MESH_WIRE_RESPONSE_OK;
+  resp.body = bin (g_bytes_get_data (m, NULL), g_bytes_get_size (m));
+  resp.message = (char *) "";
+  enc = mesh_wire_encode (&resp.base);
+  emit_note ("response-ok", 3, 0, 0, 0, enc);
+  emit_note ("response-ok-own-id", 3, 0x20, 0, 0, enc);
+  g_bytes_unref (enc);
+  resp.code = MESH_WIRE_RESPONSE_NOT_FOUND;
+  resp.body = bin (NULL, 0);
+  resp.message = (char *) "no newer update of that name";
+  enc = mesh_wire_encode (&resp.base);
+  emit_note ("response-not-found", 3, 0, 0, 0, enc);
+  g_bytes_unref (enc);
+  resp.code = MESH_WIRE_RESPONSE_UNAUTHORIZED;
+  enc = mesh_wire_encode (&resp.base);
+  emit_note ("response-unauthorized", 3, 0x20, 0, 0, enc);
+  g_bytes_unref (enc);
+  resp.code = MESH_WIRE_RESPONSE_ERROR;
+  enc = mesh_wire_encode (&resp.base);
+  emit_note ("response-error", 3, 0x20, 0, 0, enc);
+  g_bytes_unref (enc);
+  resp.code = MESH_WIRE_RESPONSE_OK;
+  resp.body = bin ("not a manifest", 14);
+  enc = mesh_wire_encode (&resp.base);
+  emit_note ("response-bad-body", 3, 0x20, 0, 0, enc);
+  g_bytes_unref (enc);
+  {
+    MeshWireUpdateQuery uq = MESHARA__V1__UPDATE_QUERY__INIT;
+
+    uq.name = (char *) "meshara";
+    uq.installed_version = 2;
+    enc = mesh_wire_encode (&uq.base);
+    emit_note ("update-query", 4, 0, 0, 0, enc);
+    g_bytes_unref (enc);
+  }
+
+  /* Trust store files: the fuzzers' own, one with every level, one
+   * with a duplicate key. */
+  enc = mesh_trust_store_encode (mesh_fuzz_trust);
+  emit_note ("trust-store", 5, 0, 0, 0, enc);
+  g_bytes_unref (enc);
+  {
+    MeshTrustStore *ts = mesh_trust_store_new ();
+    MeshWireTrustStore *w;
+
+    mesh_trust_store_add (ts, mesh_fuzz_authority[0].pub.ed_pub, "update",
+                          "signs releases", "https://example.org/u",
+                          MESH_TRUST_UPDATE, TS, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[1].pub.ed_pub, "signing",
+                          "", "", MESH_TRUST_SIGNING, 0, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[2].pub.ed_pub, "bootstrap",
+                          "", "", MESH_TRUST_BOOTSTRAP, 0, NULL);
+    mesh_trust_store_add (ts, mesh_fuzz_authority[3].pub.ed_pub, "full",
+                          "all of it", "", MESH_TRUST_FULL, 0, NULL);
+    mesh_trust_store_set_threshold (ts, 3, NULL);
+    enc = mesh_trust_store_encode (ts);
+    emit_note ("trust-store-levels", 5, 0, 0, 0, enc);
+    w = mesh_wire_decode_trust_store (g_bytes_get_data (enc, NULL),
+                                      g_bytes_get_size (enc), NULL);
+    g_bytes_unref (enc);
+    if (w != NULL && w->n_authorities >= 2)
+      {
+        /* The second entry takes the first one's key. */
+        memcpy (w->authorities[1]->info->public_key.data,
+                w->authorities[0]->info->public_key.data, MESH_WIRE_KEY_LEN);
+        enc = mesh_wire_encode (&w->base);
+        emit_note ("trust-store-duplicate", 5, 0, 0, 0, enc);
+        g_bytes_unref (enc);
+      }
+    mesh_wire_free (w ? &w->base : NULL);
+    mesh_trust_store_free (ts);
+  }
+
+  mesh_wire_free (&pm->base);
+  g_bytes_unref (notice);
+  g_bytes_unref (tampered);
+  g_bytes_unref (third);
+  g_bytes_unref (fourth);
+  g_bytes_unref (unsigned_m);
+  g_bytes_unref (m);
+  g_bytes_unref (m3);
+  g_bytes_unref (big);
+  g_free (data);
+  g_free (big_data);
+}
+
+/* update_chunk_fuzzer: operation sequences (see its header). */
+static void
+emit_update_chunks (void)
+{
+  static const char dir[] = "update_chunk_fuzzer.in";
+  GByteArray *a = g_byte_array_new ();
+
+  /* Two peers, A fetched whole from them. */
+  put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 1);
+  for (guint8 i = 0; i < 5; i++)
+    {
+      put_u8 (a, 5); put_u8 (a, i % 2); put_u8 (a, i); put_u8 (a, 0);
+    }
+  write_array (dir, "fetch-all", a);
+
+  /* Bad chunks: changed, short, another update's, past the end. */
+  put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 1);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 0); put_u8 (a, 1);
+  put_u8 (a, 5); put_u8 (a, 1); put_u8 (a, 1); put_u8 (a, 2);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 2); put_u8 (a, 3);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 5); put_u8 (a, 0);
+  put_u8 (a, 5); put_u8 (a, 1); put_u8 (a, 0); put_u8 (a, 0);
+  write_array (dir, "bad-chunks", a);
+
+  /* Serving B, within and past the per-request and rate limits. */
+  put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 1);
+  put_u8 (a, 3); put_u8 (a, 1); put_u8 (a, 1); put_u8 (a, 4);
+  put_u8 (a, 0); put_u8 (a, 1); put_u8 (a, 2); put_u8 (a, 1);
+  put_u8 (a, 3); put_u8 (a, 1); put_u8 (a, 0); put_u8 (a, 2);
+  put_u8 (a, 0); put_u8 (a, 9);
+  put_u8 (a, 3); put_u8 (a, 2); put_u8 (a, 1); put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 3); put_u8 (a, 2); put_u8 (a, 2); put_u8 (a, 1); put_u8 (a, 0);
+  write_array (dir, "serve", a);
+
+  /* Rate limit on, a store that refuses puts, time passing, timeouts,
+   * links going down. */
+  put_u8 (a, 3);
+  put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 6); put_u16 (a, 500);
+  put_u8 (a, 0); put_u8 (a, 2);
+  put_u8 (a, 6); put_u16 (a, 1500);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 5); put_u8 (a, 0); put_u8 (a, 2); put_u8 (a, 0);
+  put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 6); put_u16 (a, 3000);
+  put_u8 (a, 6); put_u16 (a, 3000);
+  put_u8 (a, 5); put_u8 (a, 2); put_u8 (a, 3); put_u8 (a, 0);
+  write_array (dir, "limits-timeouts", a);
+
+  /* Manifest queries: answered, refused, unmatched, timed out. */
+  put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 7); put_u8 (a, 0); put_u8 (a, 0x11); put_u8 (a, 1);
+  put_u8 (a, 7); put_u8 (a, 1); put_u8 (a, 0x22); put_u8 (a, 2);
+  put_u8 (a, 7); put_u8 (a, 2); put_u8 (a, 0x33); put_u8 (a, 0);
+  put_u8 (a, 8); put_u8 (a, 0); put_u8 (a, 0x11); put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 8); put_u8 (a, 1); put_u8 (a, 0x22); put_u8 (a, 1); put_u8 (a, 3);
+  put_bytes (a, "abc", 3);
+  put_u8 (a, 8); put_u8 (a, 0); put_u8 (a, 0x33); put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 6); put_u16 (a, 20000);
+  write_array (dir, "queries", a);
+
+  /* Remove and add again, raw payloads. */
+  put_u8 (a, 0);
+  put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 10); put_u8 (a, 0); put_u8 (a, 0);
+  put_u8 (a, 10); put_u8 (a, 1); put_u8 (a, 0);
+  put_u8 (a, 10); put_u8 (a, 1); put_u8 (a, 1);
+  put_u8 (a, 10); put_u8 (a, 0); put_u8 (a, 1);
+  put_u8 (a, 2); put_u16 (a, 4); put_bytes (a, "\x0a\x02\x01\x02", 4);
+  put_u8 (a, 4); put_u16 (a, 3); put_bytes (a, "\x10\x05\x1a", 3);
+  put_u8 (a, 9); put_u16 (a, 2); put_bytes (a, "\x10\x01", 2);
+  write_array (dir, "remove-add-raw", a);
+  g_byte_array_unref (a);
+}
+
+/* config_fuzzer: configuration files, one per profile and every key in
+ * its documented form (meshara.conf(5)), plus refused ones. */
+static void
+emit_config_file (const char *name, const char *text)
+{
+  write_file ("config_fuzzer.in", name, (const guint8 *) text, strlen (text));
+}
+
+static void
+emit_config (void)
+{
+  static const char *const profiles[] = { "minimal", "standard", "bridge",
+                                          "authority" };
+  char *ka = mesh_bundle_to_string (&alice.pub);
+  char *kb = mesh_bundle_to_string (&bob.pub);
+  char *text;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (profiles); i++)
+    {
+      char *name = g_strconcat ("profile-", profiles[i], NULL);
+
+      text = g_strdup_printf ("[node]\nprofile = %s\n", profiles[i]);
+      emit_config_file (name, text);
+      g_free (text);
+      g_free (name);
+    }
+  text = g_strdup_printf (
+    "# every key\n"
+    "[node]\n"
+    "listen = 0.0.0.0:7400\n"
+    "profile = Bridge\n"
+    "storage = /var/lib/meshara\n"
+    "peers = 192.0.2.10:7400,%s;[2001:db8::1]:7401,%s\n"
+    "bootstrap = 198.51.100.7:7400,%s;\n"
+    "max-peers = 200\n"
+    "fanout = 12\n"
+    "\n"
+    "[limits]\n"
+    "max-routes = 100000\n"
+    "seen-capacity = 65536\n"
+    "accepts-per-second = 500\n"
+    "connects-per-second = 40\n", ka, kb, kb);
+  emit_config_file ("every-key", text);
+  g_free (text);
+  text = g_strdup_printf ("[node]\nlisten = mem:relay-1\nstorage = state\n"
+                          "peers = mem:peer-2 , %s\n", ka);
+  emit_config_file ("mem-relative", text);
+  g_free (text);
+  emit_config_file ("limits-bounds",
+                    "[limits]\nmax-routes=16\nseen-capacity=16777216\n"
+                    "accepts-per-second=1\nconnects-per-second=10000\n"
+                    "[node]\nmax-peers=4096\nfanout=1\nlisten=[::1]:0\n");
+  emit_config_file ("empty", "");
+  emit_config_file ("unknown-key", "[node]\ncolour = blue\n");
+  emit_config_file ("unknown-group", "[routing]\nmax-routes = 20\n");
+  emit_config_file ("out-of-range", "[node]\nfanout = 51\n");
+  emit_config_file ("bad-profile", "[node]\nprofile = huge\n");
+  emit_config_file ("no-port", "[node]\nlisten = 10.0.0.1\n");
+  emit_config_file ("ipv6-bare", "[node]\nlisten = ::1:7400\n");
+  emit_config_file ("peer-no-key", "[node]\npeers = 192.0.2.1:7400\n");
+  emit_config_file ("peer-bad-key",
+                    "[node]\nbootstrap = 192.0.2.1:7400,mshr1AAAA\n");
+  emit_config_file ("bad-mem", "[node]\nlisten = mem:\n");
+  emit_config_file ("empty-storage", "[node]\nstorage = \n");
+  emit_config_file ("syntax", "[node\nlisten 1.2.3.4:5\n");
+  emit_config_file ("escapes", "[node]\nstorage = a\\tb\\\\c\\s\n");
+  g_free (ka);
+  g_free (kb);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1242,6 +1857,10 @@ main (int argc, char **argv)
   emit_sessions ();
   emit_engine ();
   emit_control ();
+  emit_config ();
+  mesh_fuzz_update_init ();
+  emit_updates ();
+  emit_update_chunks ();
   printf ("gen-corpus: wrote the seed corpora into %s/<target>.in\n", outdir);
   g_byte_array_unref (all_frames);
   return 0;

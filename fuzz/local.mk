@@ -17,7 +17,11 @@ fuzz_targets = \
 	fuzz/keystore_fuzzer \
 	fuzz/session_fuzzer \
 	fuzz/engine_fuzzer \
-	fuzz/control_fuzzer
+	fuzz/control_fuzzer \
+	fuzz/config_fuzzer \
+	fuzz/update_package_fuzzer \
+	fuzz/update_notice_fuzzer \
+	fuzz/update_chunk_fuzzer
 
 check_PROGRAMS += $(fuzz_targets)
 TESTS += $(fuzz_targets)
@@ -64,12 +68,33 @@ fuzz_control_fuzzer_SOURCES = fuzz/control_fuzzer.c fuzz/main.c fuzz/fuzz.h \
 fuzz_control_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"control_fuzzer\"
 fuzz_control_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
 fuzz_control_fuzzer_LDADD = $(FUZZ_LIBS)
+fuzz_config_fuzzer_SOURCES = fuzz/config_fuzzer.c fuzz/main.c fuzz/fuzz.h fuzz/fuzz-input.h
+fuzz_config_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"config_fuzzer\"
+fuzz_config_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_config_fuzzer_LDADD = lib/net/libmesh-net.la lib/engine/libmesh-engine.la \
+	lib/update/libmesh-update.la $(FUZZ_LIBS)
+fuzz_update_package_fuzzer_SOURCES = fuzz/update_package_fuzzer.c fuzz/main.c \
+	fuzz/fuzz.h fuzz/fuzz-input.h fuzz/fuzz-update.h
+fuzz_update_package_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"update_package_fuzzer\"
+fuzz_update_package_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_update_package_fuzzer_LDADD = lib/update/libmesh-update.la $(FUZZ_LIBS)
+fuzz_update_notice_fuzzer_SOURCES = fuzz/update_notice_fuzzer.c fuzz/main.c \
+	fuzz/fuzz.h fuzz/fuzz-input.h fuzz/fuzz-update.h
+fuzz_update_notice_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"update_notice_fuzzer\"
+fuzz_update_notice_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_update_notice_fuzzer_LDADD = lib/update/libmesh-update.la $(FUZZ_LIBS)
+fuzz_update_chunk_fuzzer_SOURCES = fuzz/update_chunk_fuzzer.c fuzz/main.c \
+	fuzz/fuzz.h fuzz/fuzz-input.h fuzz/fuzz-update.h
+fuzz_update_chunk_fuzzer_CPPFLAGS = $(FUZZ_CPPFLAGS) -DFUZZ_TARGET=\"update_chunk_fuzzer\"
+fuzz_update_chunk_fuzzer_LDFLAGS = $(FUZZ_LINK_FLAGS)
+fuzz_update_chunk_fuzzer_LDADD = lib/engine/libmesh-engine.la \
+	lib/update/libmesh-update.la $(FUZZ_LIBS)
 
 # The seed corpus generator, built on demand: make fuzz-corpus.
 EXTRA_PROGRAMS = fuzz/gen-corpus
-fuzz_gen_corpus_SOURCES = fuzz/gen-corpus.c
+fuzz_gen_corpus_SOURCES = fuzz/gen-corpus.c fuzz/fuzz-update.h
 fuzz_gen_corpus_CPPFLAGS = $(AM_CPPFLAGS) -DFUZZ_SRCDIR=\"$(abs_top_srcdir)/fuzz\"
-fuzz_gen_corpus_LDADD = $(FUZZ_LIBS)
+fuzz_gen_corpus_LDADD = lib/update/libmesh-update.la $(FUZZ_LIBS)
 CLEANFILES += fuzz/gen-corpus$(EXEEXT)
 
 fuzz-corpus: fuzz/gen-corpus$(EXEEXT)
@@ -94,7 +119,10 @@ fuzz:
 EXTRA_DIST += fuzz/frame_fuzzer.in fuzz/base_message_fuzzer.in \
 	fuzz/wire_payload_fuzzer.in fuzz/contact_record_fuzzer.in \
 	fuzz/bundle_fuzzer.in fuzz/keystore_fuzzer.in fuzz/session_fuzzer.in fuzz/engine_fuzzer.in \
-	fuzz/control_fuzzer.in \
+	fuzz/control_fuzzer.in fuzz/config_fuzzer.in fuzz/config_fuzzer.repro fuzz/config_fuzzer.dict \
+	fuzz/update_package_fuzzer.in fuzz/update_notice_fuzzer.in \
+	fuzz/update_chunk_fuzzer.in fuzz/update_chunk_fuzzer.repro \
+	fuzz/update_chunk_fuzzer.options \
 	fuzz/keystore_fuzzer.options fuzz/bundle_fuzzer.options \
 	fuzz/session_fuzzer.options fuzz/contact_record_fuzzer.options \
 	fuzz/engine_fuzzer.options fuzz/engine_fuzzer.dict fuzz/control_fuzzer.dict \

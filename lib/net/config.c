@@ -193,8 +193,9 @@ read_config (GKeyFile *kf, const char *path, Config *c, GError **error)
             return FALSE;
           continue;
         }
+      /* GKeyFile may return a value and an error (an invalid escape). */
       value = g_key_file_get_string (kf, k->group, k->key, &local);
-      if (value == NULL)
+      if (value == NULL || local != NULL)
         {
           set_key_error (error, path, k, "%s", local->message);
           return FALSE;
@@ -276,6 +277,58 @@ number (const Config *c, const char *key)
     if (strcmp (config_keys[i].key, key) == 0)
       return (guint) c->numbers[i];
   g_assert_not_reached ();
+}
+
+/* What meshara_node_load_config() checks once it has read the file: the
+ * text, the key file syntax, the names and every value, into c (whose
+ * peers array the caller made). */
+static gboolean
+parse_data (const char *path, const char *data, gsize len, Config *c,
+            GError **error)
+{
+  g_autoptr (GKeyFile) kf = NULL;
+  g_autoptr (GError) local = NULL;
+
+  if (len > CONFIG_FILE_MAX || memchr (data, '\0', len) != NULL)
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED,
+                   "%s: not a text file", path);
+      return FALSE;
+    }
+  kf = g_key_file_new ();
+  if (!g_key_file_load_from_data (kf, data, len, G_KEY_FILE_NONE, &local))
+    {
+      g_set_error (error, MESHARA_ERROR, MESHARA_ERROR_MALFORMED, "%s: %s",
+                   path, local->message);
+      return FALSE;
+    }
+  return check_names (kf, path, error) && read_config (kf, path, c, error);
+}
+
+/* Internal, not exported: the checks meshara_node_load_config() runs on
+ * the contents of a file, for fuzz/config_fuzzer.c.  path only names the
+ * file in messages and anchors a relative storage path.  *n_peers
+ * (nullable) gets the number of peers and bootstrap entries taken. */
+gboolean mesh_config_check_data (const char *path, const char *data,
+                                 gsize len, guint *n_peers, GError **error);
+
+gboolean
+mesh_config_check_data (const char *path, const char *data, gsize len,
+                        guint *n_peers, GError **error)
+{
+  Config c = { 0 };
+  gboolean ok;
+
+  g_return_val_if_fail (path != NULL, FALSE);
+  g_return_val_if_fail (data != NULL || len == 0, FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  c.peers = g_ptr_array_new_with_free_func (g_free);
+  ok = parse_data (path, data != NULL ? data : "", len, &c, error);
+  if (ok && n_peers != NULL)
+    *n_peers = c.peers->len / 2;
+  config_clear (&c);
+  return ok;
 }
 
 /**
