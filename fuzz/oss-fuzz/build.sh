@@ -23,6 +23,9 @@
 # statically from the packages' archives, because the machines that run
 # the targets have none of these libraries installed.
 
+# Also when run as "bash build.sh", where the #! line's flags do not apply.
+set -eu
+
 cd "$SRC/libmeshara"
 
 if [ "${SANITIZER:-}" = memory ]; then
@@ -39,7 +42,9 @@ if [ "${SANITIZER:-}" = memory ]; then
 fi
 
 ./autogen.sh
-./configure --enable-fuzzing --enable-static --disable-shared
+# No mDNS (Avahi) and no introspection: the fuzz targets need neither.
+./configure --enable-fuzzing --enable-static --disable-shared \
+  --with-avahi=no --enable-introspection=no
 make -j"$(nproc)" lib/wire/meshara.pb-c.h lib/wire/meshara.pb-c.c
 make -j"$(nproc)" lib/wire/libmesh-wire.la lib/crypto/libmesh-crypto.la \
   lib/engine/libmesh-engine.la lib/update/libmesh-update.la \

@@ -2514,7 +2514,6 @@ meshara_node_add_peer (MesharaNode *node, const char *address,
                        const char *public_key, GError **error)
 {
   MeshPublicBundle peer;
-  g_autoptr (GSocketAddress) parsed = NULL;
 
   g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
   g_return_val_if_fail (address != NULL, FALSE);
@@ -2569,7 +2568,6 @@ meshara_node_add_bootstrap_peer (MesharaNode *node, const char *address,
                                  const char *public_key, GError **error)
 {
   MeshPublicBundle peer;
-  g_autoptr (GSocketAddress) parsed = NULL;
   KnownPeer *kp;
 
   g_return_val_if_fail (MESHARA_IS_NODE (node), FALSE);
