@@ -231,8 +231,13 @@ answers_reset (MeshRouting *r)
     {
       RLink *l = value;
 
+      /* Freed, not emptied: after a burst every link would keep an
+       * array sized for it. */
       if (l->answer != NULL)
-        g_array_set_size (l->answer, 0);
+        {
+          g_array_unref (l->answer);
+          l->answer = NULL;
+        }
       l->answer_full = FALSE;
     }
 }
