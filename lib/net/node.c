@@ -152,6 +152,12 @@ struct _MesharaNode {
   MeshChunkSource *chunk_source;
   GHashTable *updates;          /* hex ID -> NodeUpdate*, while running */
   guint64 updates_rejected;
+
+  /* The last sender of a private message and its key text (a GRefString,
+   * held by each emission too), so that a stream from one node encodes
+   * the text once; another bundle replaces the entry. */
+  MeshPublicBundle last_sender;
+  char *last_sender_text;
 };
 
 enum {
@@ -1054,6 +1060,28 @@ hex32 (const uint8_t *b)
   return b ? mesh_node_id_to_hex (b) : g_strdup ("");
 }
 
+/* The key text of the sender of a private message, as a new reference
+ * to a GRefString. */
+static char *
+sender_text (MesharaNode *node, const MeshPublicBundle *b)
+{
+  const MeshPublicBundle *l = &node->last_sender;
+
+  if (node->last_sender_text == NULL
+      || memcmp (b->ed_pub, l->ed_pub, sizeof l->ed_pub) != 0
+      || memcmp (b->x_pub, l->x_pub, sizeof l->x_pub) != 0
+      || memcmp (b->binding_sig, l->binding_sig, sizeof l->binding_sig) != 0)
+    {
+      char *text = mesh_bundle_to_string (b);
+
+      g_clear_pointer (&node->last_sender_text, g_ref_string_release);
+      node->last_sender_text = g_ref_string_new (text);
+      node->last_sender = *b;
+      g_free (text);
+    }
+  return g_ref_string_acquire (node->last_sender_text);
+}
+
 static void
 engine_event (void *user_data, const MeshEvent *ev)
 {
@@ -1069,11 +1097,15 @@ engine_event (void *user_data, const MeshEvent *ev)
     case MESH_EVENT_PRIVATE_RECEIVED:
       if (ev->bundle == NULL)
         break;
-      who = mesh_bundle_to_string (ev->bundle);
-      id = hex32 (ev->message_id);
-      data = g_bytes_new (ev->data, ev->len);
-      g_signal_emit (node, signals[SIG_PRIVATE_MESSAGE], 0, who, id, data);
-      g_bytes_unref (data);
+      {
+        char *sender = sender_text (node, ev->bundle);
+
+        id = hex32 (ev->message_id);
+        data = g_bytes_new (ev->data, ev->len);
+        g_signal_emit (node, signals[SIG_PRIVATE_MESSAGE], 0, sender, id, data);
+        g_bytes_unref (data);
+        g_ref_string_release (sender);
+      }
       break;
     case MESH_EVENT_BROADCAST_RECEIVED:
       if (g_strcmp0 (ev->content_type,
@@ -3194,6 +3226,7 @@ meshara_node_finalize (GObject *object)
   g_main_context_unref (node->context);
   g_free (node->listen_address);
   g_free (node->storage_path);
+  g_clear_pointer (&node->last_sender_text, g_ref_string_release);
   g_hash_table_unref (node->known);
   g_clear_pointer (&node->trust, meshara_trust_store_unref);
   g_clear_pointer (&node->trust_loaded, meshara_trust_store_unref);

@@ -295,6 +295,33 @@ test_line_two_hops (Fixture *f, gconstpointer data)
   g_free (id);
 }
 
+/* The recipient remembers the last sender's key text: messages from two
+ * senders in turn (a b b a b a a) must each name their own sender. */
+static void
+test_alternating_senders (Fixture *f, gconstpointer data)
+{
+  static const char order[] = "abbabaa";
+  TestNode *a = &f->nodes[0], *b = &f->nodes[1], *c = &f->nodes[2];
+
+  (void) data;
+  link_nodes (a, c);
+  link_nodes (b, c);
+  for (guint k = 0; k < sizeof order - 1; k++)
+    {
+      TestNode *from = order[k] == 'a' ? a : b;
+      char text[16];
+      char *id, *expect;
+
+      g_snprintf (text, sizeof text, "m%u", k);
+      id = send_text (from, c, text);
+      WAIT_FOR (c->privates->len == k + 1, "the next private message");
+      expect = g_strdup_printf ("%s %s %s", from->key, id, text);
+      g_assert_cmpstr (g_ptr_array_index (c->privates, k), ==, expect);
+      g_free (expect);
+      g_free (id);
+    }
+}
+
 static void
 test_broadcast (Fixture *f, gconstpointer data)
 {
@@ -409,6 +436,8 @@ main (int argc, char **argv)
               fixture_setup, test_line_two_hops, fixture_teardown);
   g_test_add ("/node/broadcast", Fixture, GUINT_TO_POINTER (3), fixture_setup,
               test_broadcast, fixture_teardown);
+  g_test_add ("/node/alternating-senders", Fixture, GUINT_TO_POINTER (6),
+              fixture_setup, test_alternating_senders, fixture_teardown);
   g_test_add ("/node/pin-mismatch", Fixture, GUINT_TO_POINTER (4),
               fixture_setup, test_pin_mismatch, fixture_teardown);
   g_test_add ("/node/stop-in-handler", Fixture, GUINT_TO_POINTER (5),
