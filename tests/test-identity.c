@@ -444,6 +444,80 @@ test_string_tampered (void)
     }
 }
 
+/* The table of parsed key texts: a text given again gives the same
+ * bundle; texts that fail (bad signature, length, characters, prefix)
+ * are never stored, also while a close valid text is; more texts than it
+ * holds never grow it past its bound, and an evicted text parses again. */
+static void
+test_string_text_cache (void)
+{
+  MeshIdentity id;
+  MeshPublicBundle b;
+  g_autofree char *text = NULL;
+  guint cap = mesh_bundle_text_cache_capacity ();
+
+  mesh_bundle_text_cache_clear ();
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), ==, 0);
+  identity_from_test_rng (&id, 31);
+  text = mesh_bundle_to_string (&id.pub);
+  g_assert_true (mesh_bundle_from_string (&b, text, NULL));
+  g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), ==, 1);
+  memset (&b, 0, sizeof b);
+  g_assert_true (mesh_bundle_from_string (&b, text, NULL));
+  g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), ==, 1);
+
+  /* Hostile texts next to the stored one. */
+  for (size_t i = 0; i < TEXT_LEN; i++)
+    {
+      g_autoptr (GError) error = NULL;
+      g_autofree char *bad = g_strdup (text);
+
+      bad[i] = bad[i] == 'B' ? 'C' : 'B';
+      g_assert_false (mesh_bundle_from_string (&b, bad, &error));
+      g_assert_nonnull (error);
+    }
+  {
+    g_autoptr (GError) e1 = NULL, e2 = NULL, e3 = NULL;
+    g_autofree char *longer = g_strconcat (text, "A", NULL);
+    g_autofree char *shorter = g_strndup (text, TEXT_LEN - 4);
+    g_autofree char *badchar = g_strdup (text);
+
+    badchar[100] = '+';
+    g_assert_false (mesh_bundle_from_string (&b, longer, &e1));
+    g_assert_false (mesh_bundle_from_string (&b, shorter, &e2));
+    g_assert_false (mesh_bundle_from_string (&b, badchar, &e3));
+    g_assert_error (e1, MESHARA_ERROR, MESHARA_ERROR_INVALID);
+    g_assert_error (e2, MESHARA_ERROR, MESHARA_ERROR_TRUNCATED);
+    g_assert_error (e3, MESHARA_ERROR, MESHARA_ERROR_MALFORMED);
+  }
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), ==, 1);
+  g_assert_true (mesh_bundle_from_string (&b, text, NULL));
+  g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
+
+  /* Four times as many texts as the table holds: bounded, and every text
+   * still gives its own bundle, the first one included. */
+  for (guint64 seed = 200; seed < 200 + 4 * cap; seed++)
+    {
+      MeshIdentity n;
+      g_autofree char *t = NULL;
+
+      identity_from_test_rng (&n, seed);
+      t = mesh_bundle_to_string (&n.pub);
+      g_assert_true (mesh_bundle_from_string (&b, t, NULL));
+      g_assert_cmpmem (&b, sizeof b, &n.pub, sizeof n.pub);
+      g_assert_true (mesh_bundle_from_string (&b, t, NULL));
+      g_assert_cmpmem (&b, sizeof b, &n.pub, sizeof n.pub);
+      g_assert_cmpuint (mesh_bundle_text_cache_size (), <=, cap);
+    }
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), >, 1);
+  g_assert_true (mesh_bundle_from_string (&b, text, NULL));
+  g_assert_cmpmem (&b, sizeof b, &id.pub, sizeof id.pub);
+  mesh_bundle_text_cache_clear ();
+  g_assert_cmpuint (mesh_bundle_text_cache_size (), ==, 0);
+}
+
 static void
 test_node_id (void)
 {
@@ -761,6 +835,7 @@ main (int argc, char **argv)
   g_test_add_func ("/identity/string/bad-char", test_string_bad_char);
   g_test_add_func ("/identity/string/length", test_string_length);
   g_test_add_func ("/identity/string/tampered", test_string_tampered);
+  g_test_add_func ("/identity/string/text-cache", test_string_text_cache);
   g_test_add_func ("/identity/node-id", test_node_id);
   g_test_add_func ("/identity/fingerprint", test_fingerprint);
   g_test_add_func ("/identity/api/new", test_api_new);

@@ -832,11 +832,50 @@ test_free_with_pending (void)
   world_free (w);
 }
 
+/* The sender remembers the last recipient's node ID: messages to
+ * alternating recipients, each bundle with a wrong node_id field (the
+ * caller's copy is not trusted), must each be routed to the node ID
+ * derived from the recipient's own key; a message to this node itself is
+ * still refused after the remembered key changed. */
+static void
+test_recipient_memo (void)
+{
+  static const int order[] = { 1, 2, 1, 1, 2, 2, 1 };
+  World *w = world_new (3, NULL);
+  uint8_t id[32];
+
+  for (guint k = 0; k < G_N_ELEMENTS (order); k++)
+    {
+      MeshPublicBundle to = *BUNDLE (w, order[k]);
+      const Sent *s;
+      guint8 body[4] = { 'm', (guint8) k, 0, 0 };
+
+      memset (to.node_id, 0xaa, sizeof to.node_id);
+      g_assert_true (mesh_private_send (P (w, 0), &to, body, sizeof body, 1024,
+                                        w->now, id, NULL));
+      g_assert_cmpuint (w->sent->len, ==, k + 1);
+      s = g_ptr_array_index (w->sent, k);
+      g_assert_cmpint (s->type, ==, MESH_WIRE_TYPE_PRIVATE);
+      g_assert_cmpmem (s->dest, 32, BUNDLE (w, order[k])->node_id, 32);
+    }
+  {
+    g_autoptr (GError) error = NULL;
+    MeshPublicBundle self = *BUNDLE (w, 0);
+
+    memset (self.node_id, 0, sizeof self.node_id);
+    g_assert_false (mesh_private_send (P (w, 0), &self, (const uint8_t *) "x", 1,
+                                       1024, w->now, id, &error));
+    g_assert_error (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT);
+  }
+  world_free (w);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/private/basic", test_basic);
+  g_test_add_func ("/private/recipient-memo", test_recipient_memo);
   g_test_add_func ("/private/rekey-handover", test_rekey_handover);
   g_test_add_func ("/private/in-lru", test_in_lru);
   g_test_add_func ("/private/accept-rate-limit", test_accept_rate_limit);

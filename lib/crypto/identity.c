@@ -327,8 +327,8 @@ b64url_value (char c)
   return -1;
 }
 
-gboolean
-mesh_bundle_from_string (MeshPublicBundle *b, const char *text, GError **error)
+static gboolean
+bundle_decode_text (MeshPublicBundle *b, const char *text, GError **error)
 {
   uint8_t raw[MESH_BUNDLE_LEN];
   size_t len;
@@ -391,6 +391,107 @@ mesh_bundle_from_string (MeshPublicBundle *b, const char *text, GError **error)
       raw[j + 2] = (uint8_t) v;
     }
   return mesh_bundle_parse (b, raw, sizeof raw, error);
+}
+
+/* Key texts that parsed, with what they parsed to, so that a text given
+ * again (every meshara_node_send_private() names its recipient by its key
+ * text) costs a length check, a hash and a comparison instead of the
+ * base64url decoding, the verified-bundle lookup and the SHA-256 of the
+ * node ID.  The result is a function of the text alone, so an entry is the
+ * whole text (exactly TEXT_LEN characters): another text is another entry
+ * and nothing needs invalidating; a text that failed is never stored.
+ * Direct-mapped and bounded (TEXT_SLOTS entries of about 340 bytes); the
+ * index is a plain hash, the same in every run (make bench-check), so a
+ * party aiming its keys at one slot only evicts an entry, costing one full
+ * parse more.  Shared by every node in the process, hence the lock. */
+#define TEXT_SLOTS 64
+
+typedef struct {
+  char text[TEXT_LEN];            /* all zero: empty (never a valid text) */
+  MeshPublicBundle bundle;
+} TextSlot;
+
+static TextSlot text_slots[TEXT_SLOTS];
+static guint text_slots_used;
+G_LOCK_DEFINE_STATIC (text_slots);
+
+/* FNV-1a over the text, 8 bytes at a time, then the last bytes one by one. */
+static guint
+text_index (const char *text)
+{
+  guint64 h = G_GUINT64_CONSTANT (0xcbf29ce484222325);
+  size_t i = 0;
+
+  for (; i + 8 <= TEXT_LEN; i += 8)
+    {
+      guint64 w;
+
+      memcpy (&w, text + i, 8);
+      h = (h ^ w) * G_GUINT64_CONSTANT (0x100000001b3);
+    }
+  for (; i < TEXT_LEN; i++)
+    h = (h ^ (guchar) text[i]) * G_GUINT64_CONSTANT (0x100000001b3);
+  h ^= h >> 29;
+  return (guint) (h >> 32) % TEXT_SLOTS;
+}
+
+gboolean
+mesh_bundle_from_string (MeshPublicBundle *b, const char *text, GError **error)
+{
+  MeshPublicBundle tmp;
+  TextSlot *slot;
+  guint i;
+
+  /* Only a text of exactly the valid length can be in the table; any
+   * other (and NULL) goes to the full parse, which says what is wrong. */
+  if (text == NULL || strnlen (text, TEXT_LEN + 1) != TEXT_LEN)
+    return bundle_decode_text (b, text, error);
+  i = text_index (text);
+  slot = &text_slots[i];
+  G_LOCK (text_slots);
+  if (memcmp (slot->text, text, TEXT_LEN) == 0)
+    {
+      *b = slot->bundle;
+      G_UNLOCK (text_slots);
+      return TRUE;
+    }
+  G_UNLOCK (text_slots);
+  if (!bundle_decode_text (&tmp, text, error))
+    return FALSE;
+  G_LOCK (text_slots);
+  if (slot->text[0] == '\0')
+    text_slots_used++;
+  memcpy (slot->text, text, TEXT_LEN);
+  slot->bundle = tmp;
+  G_UNLOCK (text_slots);
+  *b = tmp;
+  return TRUE;
+}
+
+guint
+mesh_bundle_text_cache_size (void)
+{
+  guint n;
+
+  G_LOCK (text_slots);
+  n = text_slots_used;
+  G_UNLOCK (text_slots);
+  return n;
+}
+
+guint
+mesh_bundle_text_cache_capacity (void)
+{
+  return TEXT_SLOTS;
+}
+
+void
+mesh_bundle_text_cache_clear (void)
+{
+  G_LOCK (text_slots);
+  memset (text_slots, 0, sizeof text_slots);
+  text_slots_used = 0;
+  G_UNLOCK (text_slots);
 }
 
 void

@@ -72,6 +72,13 @@ gboolean mesh_bundle_verify (const MeshPublicBundle *b, GError **error);
 char *mesh_bundle_to_string (const MeshPublicBundle *b);
 gboolean mesh_bundle_from_string (MeshPublicBundle *b, const char *text, GError **error);
 
+/* mesh_bundle_from_string() remembers the texts that parsed in a bounded
+ * table shared by the process: entries in use, the bound, and emptying it
+ * (for tests and measurements). */
+guint mesh_bundle_text_cache_size (void);
+guint mesh_bundle_text_cache_capacity (void);
+void mesh_bundle_text_cache_clear (void);
+
 /* Node ID of an Ed25519 public key. */
 void mesh_node_id (const uint8_t ed_pub[MESH_ED25519_KEY_LEN], uint8_t out[MESH_NODE_ID_LEN]);
 

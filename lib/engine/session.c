@@ -89,6 +89,12 @@ struct MeshPrivate {
 
   MeshMsgBuf buf_content, buf_payload, buf_plain, buf_ack;
   MeshPrivateStats stats;
+
+  /* The last recipient's Ed25519 key and its node ID, so that a stream of
+   * messages to one node derives the ID (a SHA-256) once. */
+  uint8_t last_ed_pub[MESH_ED25519_KEY_LEN];
+  uint8_t last_node_id[MESH_NODE_ID_LEN];
+  gboolean have_last;
 };
 
 void
@@ -472,7 +478,16 @@ mesh_private_send_type (MeshPrivate *p, uint32_t type,
   /* The node ID is derived, so derive it rather than trust the caller's
    * copy: acknowledgments are matched against it. */
   peer = *to;
-  mesh_node_id (peer.ed_pub, peer.node_id);
+  if (p->have_last
+      && memcmp (peer.ed_pub, p->last_ed_pub, MESH_ED25519_KEY_LEN) == 0)
+    memcpy (peer.node_id, p->last_node_id, MESH_NODE_ID_LEN);
+  else
+    {
+      mesh_node_id (peer.ed_pub, peer.node_id);
+      memcpy (p->last_ed_pub, peer.ed_pub, MESH_ED25519_KEY_LEN);
+      memcpy (p->last_node_id, peer.node_id, MESH_NODE_ID_LEN);
+      p->have_last = TRUE;
+    }
   if (mesh_ct_equal (peer.ed_pub, p->self.pub.ed_pub, MESH_ED25519_KEY_LEN))
     {
       g_set_error_literal (error, MESHARA_ERROR, MESHARA_ERROR_INVALID_ARGUMENT,

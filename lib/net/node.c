@@ -152,6 +152,12 @@ struct _MesharaNode {
   MeshChunkSource *chunk_source;
   GHashTable *updates;          /* hex ID -> NodeUpdate*, while running */
   guint64 updates_rejected;
+
+  /* The last sender of a private message and its key text (a GRefString,
+   * held by each emission too), so that a stream from one node encodes
+   * the text once; another bundle replaces the entry. */
+  MeshPublicBundle last_sender;
+  char *last_sender_text;
 };
 
 enum {
@@ -1054,6 +1060,28 @@ hex32 (const uint8_t *b)
   return b ? mesh_node_id_to_hex (b) : g_strdup ("");
 }
 
+/* The key text of the sender of a private message, as a new reference
+ * to a GRefString. */
+static char *
+sender_text (MesharaNode *node, const MeshPublicBundle *b)
+{
+  const MeshPublicBundle *l = &node->last_sender;
+
+  if (node->last_sender_text == NULL
+      || memcmp (b->ed_pub, l->ed_pub, sizeof l->ed_pub) != 0
+      || memcmp (b->x_pub, l->x_pub, sizeof l->x_pub) != 0
+      || memcmp (b->binding_sig, l->binding_sig, sizeof l->binding_sig) != 0)
+    {
+      char *text = mesh_bundle_to_string (b);
+
+      g_clear_pointer (&node->last_sender_text, g_ref_string_release);
+      node->last_sender_text = g_ref_string_new (text);
+      node->last_sender = *b;
+      g_free (text);
+    }
+  return g_ref_string_acquire (node->last_sender_text);
+}
+
 static void
 engine_event (void *user_data, const MeshEvent *ev)
 {
@@ -1069,11 +1097,15 @@ engine_event (void *user_data, const MeshEvent *ev)
     case MESH_EVENT_PRIVATE_RECEIVED:
       if (ev->bundle == NULL)
         break;
-      who = mesh_bundle_to_string (ev->bundle);
-      id = hex32 (ev->message_id);
-      data = g_bytes_new (ev->data, ev->len);
-      g_signal_emit (node, signals[SIG_PRIVATE_MESSAGE], 0, who, id, data);
-      g_bytes_unref (data);
+      {
+        char *sender = sender_text (node, ev->bundle);
+
+        id = hex32 (ev->message_id);
+        data = g_bytes_new (ev->data, ev->len);
+        g_signal_emit (node, signals[SIG_PRIVATE_MESSAGE], 0, sender, id, data);
+        g_bytes_unref (data);
+        g_ref_string_release (sender);
+      }
       break;
     case MESH_EVENT_BROADCAST_RECEIVED:
       if (g_strcmp0 (ev->content_type,
@@ -3192,6 +3224,7 @@ meshara_node_finalize (GObject *object)
   g_main_context_unref (node->context);
   g_free (node->listen_address);
   g_free (node->storage_path);
+  g_clear_pointer (&node->last_sender_text, g_ref_string_release);
   g_hash_table_unref (node->known);
   g_clear_pointer (&node->trust, meshara_trust_store_unref);
   g_clear_pointer (&node->trust_loaded, meshara_trust_store_unref);
@@ -3269,6 +3302,138 @@ meshara_node_get_property (GObject *object, guint prop_id, GValue *value,
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
+}
+
+/* Marshallers of the two per-message signals ("private-message" and
+ * "delivered"), so that emitting them does not go through the generic
+ * marshaller and libffi (about 8 percent of the time of a stream of
+ * small messages).  Same behaviour as glib-genmarshal's: arguments
+ * without G_SIGNAL_TYPE_STATIC_SCOPE are copied for the handlers. */
+typedef void (*PrivateMessageFunc) (gpointer data1, const char *sender,
+                                    const char *message_id, GBytes *data,
+                                    gpointer data2);
+typedef void (*DeliveredFunc) (gpointer data1, const char *message_id,
+                               guint64 latency_us, gpointer data2);
+
+static void
+closure_data (GClosure *closure, gpointer instance, gpointer *data1,
+              gpointer *data2)
+{
+  if (G_CCLOSURE_SWAP_DATA (closure))
+    {
+      *data1 = closure->data;
+      *data2 = instance;
+    }
+  else
+    {
+      *data1 = instance;
+      *data2 = closure->data;
+    }
+}
+
+static void
+marshal_private_message (GClosure *closure, GValue *return_value,
+                         guint n_param_values, const GValue *param_values,
+                         gpointer invocation_hint, gpointer marshal_data)
+{
+  PrivateMessageFunc callback;
+  gpointer data1, data2;
+
+  (void) return_value;
+  (void) invocation_hint;
+  g_return_if_fail (n_param_values == 4);
+  closure_data (closure, g_value_peek_pointer (param_values + 0), &data1, &data2);
+  callback = (PrivateMessageFunc) (marshal_data ? marshal_data
+                                   : ((GCClosure *) closure)->callback);
+  callback (data1, g_value_get_string (param_values + 1),
+            g_value_get_string (param_values + 2),
+            g_value_get_boxed (param_values + 3), data2);
+}
+
+static void
+marshal_private_messagev (GClosure *closure, GValue *return_value,
+                          gpointer instance, va_list args,
+                          gpointer marshal_data, int n_params,
+                          GType *param_types)
+{
+  PrivateMessageFunc callback;
+  gpointer data1, data2;
+  char *sender, *message_id;
+  GBytes *data;
+  gboolean copy_sender, copy_id, ref_data;
+  va_list copy;
+
+  (void) return_value;
+  (void) n_params;
+  G_VA_COPY (copy, args);
+  sender = va_arg (copy, char *);
+  message_id = va_arg (copy, char *);
+  data = va_arg (copy, GBytes *);
+  va_end (copy);
+  copy_sender = (param_types[0] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0;
+  copy_id = (param_types[1] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0;
+  ref_data = (param_types[2] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0 && data != NULL;
+  if (copy_sender)
+    sender = g_strdup (sender);
+  if (copy_id)
+    message_id = g_strdup (message_id);
+  if (ref_data)
+    g_bytes_ref (data);
+  closure_data (closure, instance, &data1, &data2);
+  callback = (PrivateMessageFunc) (marshal_data ? marshal_data
+                                   : ((GCClosure *) closure)->callback);
+  callback (data1, sender, message_id, data, data2);
+  if (copy_sender)
+    g_free (sender);
+  if (copy_id)
+    g_free (message_id);
+  if (ref_data)
+    g_bytes_unref (data);
+}
+
+static void
+marshal_delivered (GClosure *closure, GValue *return_value,
+                   guint n_param_values, const GValue *param_values,
+                   gpointer invocation_hint, gpointer marshal_data)
+{
+  DeliveredFunc callback;
+  gpointer data1, data2;
+
+  (void) return_value;
+  (void) invocation_hint;
+  g_return_if_fail (n_param_values == 3);
+  closure_data (closure, g_value_peek_pointer (param_values + 0), &data1, &data2);
+  callback = (DeliveredFunc) (marshal_data ? marshal_data
+                              : ((GCClosure *) closure)->callback);
+  callback (data1, g_value_get_string (param_values + 1),
+            g_value_get_uint64 (param_values + 2), data2);
+}
+
+static void
+marshal_deliveredv (GClosure *closure, GValue *return_value, gpointer instance,
+                    va_list args, gpointer marshal_data, int n_params,
+                    GType *param_types)
+{
+  DeliveredFunc callback;
+  gpointer data1, data2;
+  char *message_id;
+  guint64 latency_us;
+  va_list copy;
+
+  (void) return_value;
+  (void) n_params;
+  G_VA_COPY (copy, args);
+  message_id = va_arg (copy, char *);
+  latency_us = va_arg (copy, guint64);
+  va_end (copy);
+  if ((param_types[0] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0)
+    message_id = g_strdup (message_id);
+  closure_data (closure, instance, &data1, &data2);
+  callback = (DeliveredFunc) (marshal_data ? marshal_data
+                              : ((GCClosure *) closure)->callback);
+  callback (data1, message_id, latency_us, data2);
+  if ((param_types[0] & G_SIGNAL_TYPE_STATIC_SCOPE) == 0)
+    g_free (message_id);
 }
 
 static void
@@ -3368,8 +3533,11 @@ meshara_node_class_init (MesharaNodeClass *klass)
    */
   signals[SIG_PRIVATE_MESSAGE] =
     g_signal_new ("private-message", G_TYPE_FROM_CLASS (klass),
-                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 3,
-                  G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BYTES);
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, marshal_private_message,
+                  G_TYPE_NONE, 3, G_TYPE_STRING, G_TYPE_STRING, G_TYPE_BYTES);
+  g_signal_set_va_marshaller (signals[SIG_PRIVATE_MESSAGE],
+                              G_TYPE_FROM_CLASS (klass),
+                              marshal_private_messagev);
   /**
    * MesharaNode::broadcast:
    * @node: the node
@@ -3389,8 +3557,10 @@ meshara_node_class_init (MesharaNodeClass *klass)
    */
   signals[SIG_DELIVERED] =
     g_signal_new ("delivered", G_TYPE_FROM_CLASS (klass),
-                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, NULL, G_TYPE_NONE, 2,
-                  G_TYPE_STRING, G_TYPE_UINT64);
+                  G_SIGNAL_RUN_LAST, 0, NULL, NULL, marshal_delivered,
+                  G_TYPE_NONE, 2, G_TYPE_STRING, G_TYPE_UINT64);
+  g_signal_set_va_marshaller (signals[SIG_DELIVERED], G_TYPE_FROM_CLASS (klass),
+                              marshal_deliveredv);
   /**
    * MesharaNode::delivery-failed:
    * @node: the node

@@ -295,6 +295,33 @@ test_line_two_hops (Fixture *f, gconstpointer data)
   g_free (id);
 }
 
+/* The recipient remembers the last sender's key text: messages from two
+ * senders in turn (a b b a b a a) must each name their own sender. */
+static void
+test_alternating_senders (Fixture *f, gconstpointer data)
+{
+  static const char order[] = "abbabaa";
+  TestNode *a = &f->nodes[0], *b = &f->nodes[1], *c = &f->nodes[2];
+
+  (void) data;
+  link_nodes (a, c);
+  link_nodes (b, c);
+  for (guint k = 0; k < sizeof order - 1; k++)
+    {
+      TestNode *from = order[k] == 'a' ? a : b;
+      char text[16];
+      char *id, *expect;
+
+      g_snprintf (text, sizeof text, "m%u", k);
+      id = send_text (from, c, text);
+      WAIT_FOR (c->privates->len == k + 1, "the next private message");
+      expect = g_strdup_printf ("%s %s %s", from->key, id, text);
+      g_assert_cmpstr (g_ptr_array_index (c->privates, k), ==, expect);
+      g_free (expect);
+      g_free (id);
+    }
+}
+
 static void
 test_broadcast (Fixture *f, gconstpointer data)
 {
@@ -397,18 +424,123 @@ test_not_running (void)
   meshara_identity_unref (identity);
 }
 
+typedef struct {
+  GPtrArray *seen;
+} SwapData;
+
+static void
+on_private_swapped (SwapData *d, const char *sender, const char *id,
+                    GBytes *data, MesharaNode *node)
+{
+  char *s = bytes_str (data);
+
+  g_assert_true (MESHARA_IS_NODE (node));
+  g_ptr_array_add (d->seen, g_strdup_printf ("p %s %s %s", sender, id, s));
+  g_free (s);
+}
+
+static void
+on_delivered_swapped (SwapData *d, const char *id, guint64 latency_us,
+                      MesharaNode *node)
+{
+  g_assert_true (MESHARA_IS_NODE (node));
+  g_ptr_array_add (d->seen, g_strdup_printf ("d %s %" G_GUINT64_FORMAT,
+                                             id, latency_us));
+}
+
+static void
+on_delivered_plain (MesharaNode *node, const char *id, guint64 latency_us,
+                    gpointer user_data)
+{
+  TestNode *t = user_data;
+
+  g_assert_true (MESHARA_IS_NODE (node));
+  g_ptr_array_add (t->delivered, g_strdup_printf ("%s %" G_GUINT64_FORMAT,
+                                                  id, latency_us));
+}
+
+/* The node's own marshallers of "private-message" and "delivered": the
+ * arguments arrive intact through g_signal_emit_by_name() (the va_list
+ * path) and g_signal_emitv() (the GValue path, as bindings use), to
+ * plain and swapped handlers, with a 64-bit latency above 2^32. */
+static void
+test_signal_marshallers (void)
+{
+  MesharaIdentity *identity = meshara_identity_new ();
+  MesharaNode *node = meshara_node_new (identity);
+  SwapData d = { g_ptr_array_new_with_free_func (g_free) };
+  TestNode t = { 0 };
+  GBytes *data = g_bytes_new_static ("body", 4);
+  guint64 big = G_GUINT64_CONSTANT (0x123456789a);
+  GValue args[4] = { G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT, G_VALUE_INIT };
+
+  t.privates = g_ptr_array_new_with_free_func (g_free);
+  t.delivered = g_ptr_array_new_with_free_func (g_free);
+  g_signal_connect (node, "private-message", G_CALLBACK (on_private), &t);
+  g_signal_connect (node, "delivered", G_CALLBACK (on_delivered_plain), &t);
+  g_signal_connect_swapped (node, "private-message",
+                            G_CALLBACK (on_private_swapped), &d);
+  g_signal_connect_swapped (node, "delivered",
+                            G_CALLBACK (on_delivered_swapped), &d);
+
+  g_signal_emit_by_name (node, "private-message", "mshr1k", "id1", data);
+  g_signal_emit_by_name (node, "delivered", "id2", big);
+
+  g_value_init (&args[0], MESHARA_TYPE_NODE);
+  g_value_set_object (&args[0], node);
+  g_value_init (&args[1], G_TYPE_STRING);
+  g_value_set_string (&args[1], "mshr1v");
+  g_value_init (&args[2], G_TYPE_STRING);
+  g_value_set_string (&args[2], "id3");
+  g_value_init (&args[3], G_TYPE_BYTES);
+  g_value_set_boxed (&args[3], data);
+  g_signal_emitv (args, g_signal_lookup ("private-message", MESHARA_TYPE_NODE),
+                  0, NULL);
+  g_value_unset (&args[3]);
+  g_value_unset (&args[2]);
+  g_value_init (&args[2], G_TYPE_UINT64);
+  g_value_set_uint64 (&args[2], big + 1);
+  g_value_set_string (&args[1], "id4");
+  g_signal_emitv (args, g_signal_lookup ("delivered", MESHARA_TYPE_NODE),
+                  0, NULL);
+  for (guint i = 0; i < 3; i++)
+    g_value_unset (&args[i]);
+
+  g_assert_cmpuint (t.privates->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (t.privates, 0), ==, "mshr1k id1 body");
+  g_assert_cmpstr (g_ptr_array_index (t.privates, 1), ==, "mshr1v id3 body");
+  g_assert_cmpuint (t.delivered->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (t.delivered, 0), ==, "id2 78187493530");
+  g_assert_cmpstr (g_ptr_array_index (t.delivered, 1), ==, "id4 78187493531");
+  g_assert_cmpuint (d.seen->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (d.seen, 0), ==, "p mshr1k id1 body");
+  g_assert_cmpstr (g_ptr_array_index (d.seen, 1), ==, "d id2 78187493530");
+  g_assert_cmpstr (g_ptr_array_index (d.seen, 2), ==, "p mshr1v id3 body");
+  g_assert_cmpstr (g_ptr_array_index (d.seen, 3), ==, "d id4 78187493531");
+
+  g_bytes_unref (data);
+  g_ptr_array_unref (d.seen);
+  g_ptr_array_unref (t.privates);
+  g_ptr_array_unref (t.delivered);
+  g_object_unref (node);
+  meshara_identity_unref (identity);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
 
   g_test_add_func ("/node/not-running", test_not_running);
+  g_test_add_func ("/node/signal-marshallers", test_signal_marshallers);
   g_test_add ("/node/two-nodes", Fixture, GUINT_TO_POINTER (1), fixture_setup,
               test_two_nodes, fixture_teardown);
   g_test_add ("/node/line-two-hops", Fixture, GUINT_TO_POINTER (2),
               fixture_setup, test_line_two_hops, fixture_teardown);
   g_test_add ("/node/broadcast", Fixture, GUINT_TO_POINTER (3), fixture_setup,
               test_broadcast, fixture_teardown);
+  g_test_add ("/node/alternating-senders", Fixture, GUINT_TO_POINTER (6),
+              fixture_setup, test_alternating_senders, fixture_teardown);
   g_test_add ("/node/pin-mismatch", Fixture, GUINT_TO_POINTER (4),
               fixture_setup, test_pin_mismatch, fixture_teardown);
   g_test_add ("/node/stop-in-handler", Fixture, GUINT_TO_POINTER (5),
