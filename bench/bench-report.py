@@ -43,7 +43,10 @@ TARGETS = {
     "routes.bytes_per_entry": ("-", "< 64 bytes", ("p50", 64)),
     "e2e.private_oneway": ("p50 < 10 ms, p99 < 50 ms", "p50 < 60 us, p99 < 500 us", [("p50", 60), ("p99", 500)]),
     "e2e.private_rtt": ("-", "p50 < 100 us, p99 < 300 us", [("p50", 100), ("p99", 300)]),
-    "throughput.private_64": ("10,000 msg/s (stretch 50,000)", ">= 500,000 msg/s", ("p50", 2000)),
+    # Judged on the whole run (whole_ns_per_op, from whole_ops_per_s):
+    # the samples time batches of sends, which can end before their
+    # acknowledgments.
+    "throughput.private_64": ("10,000 msg/s (stretch 50,000)", ">= 500,000 msg/s", ("whole_ns_per_op", 2000)),
     "throughput.private_1k": ("-", "measured", None),
     "throughput.bulk_100mb": ("100 MB/s (stretch 1 GB/s)", ">= 80 % of one-core ChaCha20-Poly1305", None),
     "net.tls_handshake": ("p50 < 20 ms, p99 < 100 ms", "p50 < 2 ms, p99 < 5 ms", [("p50", 2000), ("p99", 5000)]),
@@ -109,6 +112,10 @@ def verdict(m):
     return "met"
 
 
+def name_is_bulk(m):
+    return m["name"] == "throughput.bulk_100mb"
+
+
 def fmt(v):
     if v is None:
         return "-"
@@ -154,9 +161,17 @@ def report(raw, latest, histdir, mode):
         plan, goal, _ = TARGETS.get(name, ("-", "-", None))
         m["plan"] = plan
         m["goal"] = goal
+        wholes = sorted(x["whole_ops_per_s"] for x in by_name[name]
+                        if x.get("whole_ops_per_s"))
+        if wholes:
+            m["whole_ops_per_s"] = wholes[len(wholes) // 2]
+            m["whole_ns_per_op"] = 1e9 / m["whole_ops_per_s"]
         m["verdict"] = verdict(m)
-        if name.startswith("throughput.private") and m.get("p50"):
+        if name.startswith("throughput.private") and m.get("whole_ops_per_s"):
+            m["messages_per_s"] = round(m["whole_ops_per_s"])
+        elif name.startswith("throughput.private") and m.get("p50"):
             m["messages_per_s"] = round(1e9 / m["p50"])
+
         results.append(m)
 
     missing = [n for n in TARGETS if n not in (r["name"] for r in results)]
@@ -170,7 +185,10 @@ def report(raw, latest, histdir, mode):
     for m in results:
         extra = ""
         if m.get("messages_per_s"):
-            extra = "  (%d msg/s)" % m["messages_per_s"]
+            extra = "  (%d msg/s%s)" % (m["messages_per_s"],
+                                         " over the whole run" if m.get("whole_ops_per_s") else "")
+        elif name_is_bulk(m) and m.get("whole_ops_per_s"):
+            extra = "  (%.1f MB/s over the whole run)" % (m["whole_ops_per_s"] * 65536 / 1e6)
         elif m.get("throughput"):
             extra = "  (%.1f MB/s)" % m["throughput"]
         print("%-34s %4d %7s %10s %10s %10s %9s %-7s %-26s %s%s" % (

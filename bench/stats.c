@@ -102,6 +102,8 @@ mesh_bench_report (MeshBenchMetric *m, FILE *json)
         fprintf (json, "\"throughput\":%.3f,\"throughput_unit\":\"MB/s\",", mbps);
       else
         fprintf (json, "\"throughput\":null,");
+      if (m->whole_ops_per_s > 0)
+        fprintf (json, "\"whole_ops_per_s\":%.1f,", m->whole_ops_per_s);
       fprintf (json, "\"target\":\"%s\"}\n", m->target ? m->target : "");
     }
 }

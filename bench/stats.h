@@ -13,6 +13,11 @@ typedef struct {
   double *samples;      /* one value per sample, in unit */
   size_t n, cap;
   double bytes_per_op;  /* > 0: throughput in MB/s is reported too */
+  double whole_ops_per_s; /* > 0: operations per second over the whole
+                           * run, measured by the caller: the figure the
+                           * throughput goals are judged on (the samples
+                           * time batches, which can finish before their
+                           * acknowledgments) */
   const char *target;   /* the plan's target and our goal, free text */
 } MeshBenchMetric;
 
