@@ -386,26 +386,41 @@ validate_broadcast (const ProtobufCMessage *msg, GError **error)
   return TRUE;
 }
 
+/* The fields an update package and a manifest share: what the update
+ * is, its version and minimum version, its label, changelog and data
+ * checksum. */
+static gboolean
+check_update_fields (const Where *w, const char *name, uint64_t version,
+                     const char *version_label, const char *changelog,
+                     const ProtobufCBinaryData *checksum, uint64_t min_version,
+                     GError **error)
+{
+  if (!check_string (w, "name", name, 1, MESH_WIRE_MAX_NAME, TOKEN, error))
+    return FALSE;
+  if (version == 0)
+    return fail_at (error, MESHARA_ERROR_INVALID, w, "version", "missing (0)");
+  if (!check_string (w, "version_label", version_label, 0,
+                     MESH_WIRE_MAX_VERSION_LABEL, TOKEN, error)
+      || !check_string (w, "changelog", changelog, 0,
+                        MESH_WIRE_MAX_CHANGELOG, TEXT, error)
+      || !check_len (w, "checksum", checksum, MESH_WIRE_ID_LEN, error))
+    return FALSE;
+  if (min_version > version)
+    return fail_at (error, MESHARA_ERROR_INVALID, w, "min_version",
+                    "%" G_GUINT64_FORMAT " exceeds version %" G_GUINT64_FORMAT,
+                    min_version, version);
+  return TRUE;
+}
+
 static gboolean
 validate_update_package (const ProtobufCMessage *msg, GError **error)
 {
   const MeshWireUpdatePackage *m = (const MeshWireUpdatePackage *) msg;
   const Where w = WHERE_TOP ("UpdatePackage");
 
-  if (!check_string (&w, "name", m->name, 1, MESH_WIRE_MAX_NAME, TOKEN, error))
+  if (!check_update_fields (&w, m->name, m->version, m->version_label,
+                            m->changelog, &m->checksum, m->min_version, error))
     return FALSE;
-  if (m->version == 0)
-    return fail_at (error, MESHARA_ERROR_INVALID, &w, "version", "missing (0)");
-  if (!check_string (&w, "version_label", m->version_label, 0,
-                     MESH_WIRE_MAX_VERSION_LABEL, TOKEN, error)
-      || !check_string (&w, "changelog", m->changelog, 0,
-                        MESH_WIRE_MAX_CHANGELOG, TEXT, error)
-      || !check_len (&w, "checksum", &m->checksum, MESH_WIRE_ID_LEN, error))
-    return FALSE;
-  if (m->min_version > m->version)
-    return fail_at (error, MESHARA_ERROR_INVALID, &w, "min_version",
-                    "%" G_GUINT64_FORMAT " exceeds version %" G_GUINT64_FORMAT,
-                    m->min_version, m->version);
   return check_authority_signatures (&w, m->signatures, m->n_signatures, error);
 }
 
@@ -726,20 +741,9 @@ validate_update_manifest (const ProtobufCMessage *msg, GError **error)
   const MeshWireUpdateManifest *m = (const MeshWireUpdateManifest *) msg;
   const Where w = WHERE_TOP ("UpdateManifest");
 
-  if (!check_string (&w, "name", m->name, 1, MESH_WIRE_MAX_NAME, TOKEN, error))
+  if (!check_update_fields (&w, m->name, m->version, m->version_label,
+                            m->changelog, &m->checksum, m->min_version, error))
     return FALSE;
-  if (m->version == 0)
-    return fail_at (error, MESHARA_ERROR_INVALID, &w, "version", "missing (0)");
-  if (!check_string (&w, "version_label", m->version_label, 0,
-                     MESH_WIRE_MAX_VERSION_LABEL, TOKEN, error)
-      || !check_string (&w, "changelog", m->changelog, 0,
-                        MESH_WIRE_MAX_CHANGELOG, TEXT, error)
-      || !check_len (&w, "checksum", &m->checksum, MESH_WIRE_ID_LEN, error))
-    return FALSE;
-  if (m->min_version > m->version)
-    return fail_at (error, MESHARA_ERROR_INVALID, &w, "min_version",
-                    "%" G_GUINT64_FORMAT " exceeds version %" G_GUINT64_FORMAT,
-                    m->min_version, m->version);
   return check_chunk_list (&w, m->size, m->chunk_size, m->chunk_hashes,
                            m->n_chunk_hashes, error)
          && check_authority_signatures_min (&w, m->signatures, m->n_signatures,
